@@ -1,0 +1,69 @@
+/**
+ * @trainyard/core — the contracts every part shares: wire schemas (JobSpec, the job
+ * record and its events, worker registration, rank tasks), the job state machine and
+ * its store in Redis, Redis key names, the error registry, config compilation, and the
+ * logger and metrics factories. Imports no tfjs, no fastify and no service.
+ *
+ *   const keys = createKeys('trainyard');
+ *   const store = new JobStore(redis, keys);
+ *   const { job } = await store.create(JobSpec.parse(body), { idempotencyKey });
+ */
+export { BaseConfig, compileConfig, keyPrefix, logLevel, port, positiveMs, redisUrl } from './config.js';
+export {
+  describeError,
+  type ErrorDef,
+  type ErrorName,
+  Errors,
+  isTrainyardError,
+  TrainyardError,
+  type TrainyardErrorOptions,
+} from './errors.js';
+export {
+  BackendInfo,
+  CheckpointRef,
+  ClassificationEvaluation,
+  JobEvent,
+  JobFailure,
+  JobProgress,
+  JobRecord,
+  RankPlacement,
+} from './job-record.js';
+export {
+  CheckpointSpec,
+  CollectiveSpec,
+  DatasetSpec,
+  JobSpec,
+  type JobSpecInput,
+  LIMITS,
+  MlpModelSpec,
+  MnistDatasetSpec,
+  ModelSpec,
+  OptimizerSpec,
+  stepsPerEpoch,
+} from './job-spec.js';
+export { canTransition, isTerminal, JOB_STATES, type JobState, TERMINAL_STATES, TRANSITIONS } from './job-state.js';
+export {
+  type ChangeOptions,
+  type ChangeResult,
+  type CreateResult,
+  type EventEntry,
+  JobStore,
+  type PlaceResult,
+  StoreResult,
+  specHash,
+  stableStringify,
+} from './job-store.js';
+export { assertSafeId, createKeys, type Keys } from './keys.js';
+export { createLogger, type Logger } from './logger.js';
+export { LuaScript } from './lua-script.js';
+export {
+  Counter,
+  createMetricsRegistry,
+  DURATION_BUCKETS_SECONDS,
+  Gauge,
+  Histogram,
+  Registry,
+} from './metrics.js';
+export { closeRedis, createRedis, Redis } from './redis.js';
+export { type RandomState, SeededRandom, seededPermutation } from './seeded-random.js';
+export { RankTask, Submission, WorkerHeartbeat, WorkerRegistration } from './worker-info.js';

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * JobSpec: what a client submits to `POST /v1/jobs`. Every object is strict (unknown keys
+ * are refused) and every size is bounded (DESIGN.md, "Security": inputs are bounded).
+ */
+
+export const LIMITS = Object.freeze({
+  maxWorkers: 64,
+  maxHiddenLayers: 16,
+  maxUnits: 4096,
+  maxEpochs: 1000,
+  maxBatchSize: 65536,
+  mnistDigits: 10000,
+});
+
+const int = (min: number, max: number) => z.int().min(min).max(max);
+
+export const MlpModelSpec = z.strictObject({
+  family: z.literal('mlp'),
+  /** Sizes of the hidden layers; the input and output sizes come from the dataset. */
+  hidden: z.array(int(1, LIMITS.maxUnits)).min(1).max(LIMITS.maxHiddenLayers),
+  activation: z.enum(['relu', 'tanh', 'sigmoid']).default('relu'),
+});
+
+export const ModelSpec = z.discriminatedUnion('family', [MlpModelSpec]);
+
+export const MnistDatasetSpec = z.strictObject({
+  name: z.literal('mnist'),
+  /** Digits drawn for training from the 10,000 the `mnist` package ships. */
+  trainSize: int(1, LIMITS.mnistDigits).default(8000),
+  /** Digits held out for the final evaluation, disjoint from the training digits. */
+  testSize: int(1, LIMITS.mnistDigits).default(2000),
+  /** Seed of the train/test split (a seeded shuffle of all 10,000 digits). */
+  splitSeed: int(0, 2 ** 32 - 1).default(0),
+});
+
+export const DatasetSpec = z.discriminatedUnion('name', [MnistDatasetSpec]);
+
+export const OptimizerSpec = z.strictObject({
+  name: z.enum(['sgd', 'adam']),
+  learningRate: z.number().positive().max(10),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  epsilon: z.number().positive().max(1).default(1e-7),
+});
+
+export const CheckpointSpec = z.strictObject({
+  /** Rank 0 writes a checkpoint every this many steps, and always at the end. */
+  everySteps: int(1, 1_000_000).default(100),
+});
+
+export const CollectiveSpec = z.strictObject({
+  /** Deadline of every collective wait (rendezvous, all-reduce) in milliseconds. */
+  timeoutMs: int(100, 3_600_000).default(60_000),
+});
+
+export const JobSpec = z
+  .strictObject({
+    name: z.string().min(1).max(128).optional(),
+    model: ModelSpec,
+    dataset: DatasetSpec,
+    /** Number of ranks; the job starts only when this many workers are free at once. */
+    workers: int(1, LIMITS.maxWorkers),
+    /** Global batch size, split evenly over the ranks. */
+    batchSize: int(1, LIMITS.maxBatchSize),
+    optimizer: OptimizerSpec,
+    epochs: int(1, LIMITS.maxEpochs),
+    seed: int(0, 2 ** 32 - 1).default(0),
+    checkpoint: CheckpointSpec.default({ everySteps: 100 }),
+    collective: CollectiveSpec.default({ timeoutMs: 60_000 }),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.batchSize % spec.workers !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['batchSize'],
+        message: `batchSize ${spec.batchSize} must be divisible by workers ${spec.workers}`,
+      });
+    }
+    const { trainSize, testSize } = spec.dataset;
+    if (trainSize + testSize > LIMITS.mnistDigits) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataset', 'trainSize'],
+        message: `trainSize + testSize must be at most ${LIMITS.mnistDigits} (got ${trainSize + testSize})`,
+      });
+    }
+    if (trainSize < spec.batchSize) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataset', 'trainSize'],
+        message: `trainSize ${trainSize} is smaller than one global batch (${spec.batchSize}); no step could run`,
+      });
+    }
+  });
+
+export type JobSpec = z.infer<typeof JobSpec>;
+export type JobSpecInput = z.input<typeof JobSpec>;
+export type ModelSpec = z.infer<typeof ModelSpec>;
+export type DatasetSpec = z.infer<typeof DatasetSpec>;
+export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
+
+/** Steps per epoch under the drop-last policy: an incomplete last global batch is not run. */
+export function stepsPerEpoch(spec: Pick<JobSpec, 'batchSize' | 'dataset'>): number {
+  return Math.floor(spec.dataset.trainSize / spec.batchSize);
+}
