@@ -1,5 +1,5 @@
-import type { TestProject } from 'vitest/node';
 import { startRedisServer } from '@trainyard/devkit';
+import type { TestProject } from 'vitest/node';
 
 /**
  * Starts one private redis-server for the whole test run (or uses REDIS_URL when set).

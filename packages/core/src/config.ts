@@ -14,7 +14,9 @@ export const redisUrl = z
 
 export const port = z.coerce.number().int().min(0).max(65535);
 export const positiveMs = z.coerce.number().int().positive();
-export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+export const logLevel = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  .default('info');
 export const keyPrefix = z
   .string()
   .regex(/^[A-Za-z0-9_.-]+$/, 'may hold letters, digits, _ . - only')

@@ -36,7 +36,12 @@ export const Errors = Object.freeze({
   STORAGE_NOT_FOUND: def('STORAGE_NOT_FOUND', 404, false, 'No object has this key'),
   CHECKPOINT_CORRUPT: def('CHECKPOINT_CORRUPT', 500, false, 'The checkpoint does not match its manifest'),
   DATASET_INVALID: def('DATASET_INVALID', 400, false, 'The dataset cannot be used as asked'),
-  BACKEND_UNAVAILABLE: def('BACKEND_UNAVAILABLE', 500, false, 'The requested TensorFlow.js backend cannot be loaded'),
+  BACKEND_UNAVAILABLE: def(
+    'BACKEND_UNAVAILABLE',
+    500,
+    false,
+    'The requested TensorFlow.js backend cannot be loaded',
+  ),
   TRAINING_NONFINITE: def('TRAINING_NONFINITE', 500, false, 'A loss or gradient became NaN or infinite'),
   RANK_FAILED: def('RANK_FAILED', 500, true, 'A rank of the job failed'),
   JOB_CANCELLED: def('JOB_CANCELLED', 409, false, 'The job was cancelled'),

@@ -41,7 +41,14 @@ export {
   OptimizerSpec,
   stepsPerEpoch,
 } from './job-spec.js';
-export { canTransition, isTerminal, JOB_STATES, type JobState, TERMINAL_STATES, TRANSITIONS } from './job-state.js';
+export {
+  canTransition,
+  isTerminal,
+  JOB_STATES,
+  type JobState,
+  TERMINAL_STATES,
+  TRANSITIONS,
+} from './job-state.js';
 export {
   type ChangeOptions,
   type ChangeResult,
@@ -64,6 +71,7 @@ export {
   Histogram,
   Registry,
 } from './metrics.js';
+export { type MetricsServer, serveMetrics } from './metrics-server.js';
 export { closeRedis, createRedis, Redis } from './redis.js';
 export { type RandomState, SeededRandom, seededPermutation } from './seeded-random.js';
 export { RankTask, Submission, WorkerHeartbeat, WorkerRegistration } from './worker-info.js';

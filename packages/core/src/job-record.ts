@@ -48,7 +48,9 @@ export const ClassificationEvaluation = z.object({
   precisionMacro: z.number(),
   recallMacro: z.number(),
   f1Macro: z.number(),
-  perClass: z.array(z.object({ label: z.int(), precision: z.number(), recall: z.number(), f1: z.number(), support: z.int() })),
+  perClass: z.array(
+    z.object({ label: z.int(), precision: z.number(), recall: z.number(), f1: z.number(), support: z.int() }),
+  ),
   confusion: z.array(z.array(z.int())),
 });
 export type ClassificationEvaluation = z.infer<typeof ClassificationEvaluation>;
@@ -91,6 +93,12 @@ export const JobEvent = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('progress'), ts: z.string(), generation: z.int(), progress: JobProgress }),
   z.object({ type: z.literal('checkpoint'), ts: z.string(), generation: z.int(), checkpoint: CheckpointRef }),
-  z.object({ type: z.literal('log'), ts: z.string(), generation: z.int(), level: z.string(), message: z.string() }),
+  z.object({
+    type: z.literal('log'),
+    ts: z.string(),
+    generation: z.int(),
+    level: z.string(),
+    message: z.string(),
+  }),
 ]);
 export type JobEvent = z.infer<typeof JobEvent>;

@@ -212,7 +212,12 @@ export class JobStore {
     const idem = options.idempotencyKey;
     const reply = (await CREATE.run(
       this.redis,
-      [idem ? this.keys.idempotency(tenant, idem) : this.keys.job(id), this.keys.job(id), this.keys.jobEvents(id), this.keys.jobIndex()],
+      [
+        idem ? this.keys.idempotency(tenant, idem) : this.keys.job(id),
+        this.keys.job(id),
+        this.keys.jobEvents(id),
+        this.keys.jobIndex(),
+      ],
       [
         id,
         Date.parse(ts),
@@ -230,7 +235,8 @@ export class JobStore {
     }
     if (code === StoreResult.IDEMPOTENT_REPLAY) {
       const first = await this.get(jobId);
-      if (!first) throw new TrainyardError(Errors.JOB_NOT_FOUND, `job ${jobId} named by the Idempotency-Key is gone`);
+      if (!first)
+        throw new TrainyardError(Errors.JOB_NOT_FOUND, `job ${jobId} named by the Idempotency-Key is gone`);
       return { job: first, created: false };
     }
     return { job: record, created: true };
@@ -302,7 +308,15 @@ export class JobStore {
 
   /** Appends an event without touching the record (e.g. a log line). */
   async appendEvent(jobId: string, event: JobEvent): Promise<void> {
-    await this.redis.xadd(this.keys.jobEvents(jobId), 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'e', JSON.stringify(event));
+    await this.redis.xadd(
+      this.keys.jobEvents(jobId),
+      'MAXLEN',
+      '~',
+      EVENTS_MAXLEN,
+      '*',
+      'e',
+      JSON.stringify(event),
+    );
   }
 
   /** Places a QUEUED job on the given workers (rank i on workerIds[i]) as its next generation. */
@@ -311,7 +325,14 @@ export class JobStore {
     const reply = (await PLACE.run(
       this.redis,
       [this.keys.job(jobId), this.keys.jobEvents(jobId), this.keys.pending(), this.keys.assignments()],
-      [jobId, this.now().toISOString(), JSON.stringify(placement), EVENTS_MAXLEN, workerIds.length, ...workerIds],
+      [
+        jobId,
+        this.now().toISOString(),
+        JSON.stringify(placement),
+        EVENTS_MAXLEN,
+        workerIds.length,
+        ...workerIds,
+      ],
     )) as [number, string];
     const [code, value] = reply;
     if (code === StoreResult.OK) return { result: code, generation: Number(value) };
@@ -340,7 +361,8 @@ export class JobStore {
     for (const [, messages] of reply) {
       for (const [id, fields] of messages) {
         const idx = fields.indexOf('e');
-        if (idx >= 0 && fields[idx + 1] !== undefined) entries.push({ id, event: JSON.parse(fields[idx + 1]!) });
+        if (idx >= 0 && fields[idx + 1] !== undefined)
+          entries.push({ id, event: JSON.parse(fields[idx + 1]!) });
       }
     }
     return entries;

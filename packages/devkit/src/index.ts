@@ -1,8 +1,18 @@
 /**
  * @trainyard/devkit — running Trainyard on one machine: a private redis-server on a free
- * port (for tests, the demo and benchmarks).
+ * port, and a whole local cluster (api, scheduler, N workers as separate processes), for
+ * tests, the demo and benchmarks.
  *
- *   const redis = await startRedisServer();
- *   try { ... redis.url ... } finally { await redis.stop(); }
+ *   const cluster = await startLocalCluster({ workers: 2 });
+ *   try { await fetch(`${cluster.apiUrl}/v1/jobs`, ...) } finally { await cluster.stop(); }
  */
+export {
+  type LocalCluster,
+  type LocalClusterOptions,
+  REPO_ROOT,
+  type ServiceProcess,
+  startLocalCluster,
+  tailLog,
+} from './local-cluster.js';
 export { findRedisServerBinary, freePort, type RedisServerHandle, startRedisServer } from './redis-server.js';
+export { readSse, type SseMessage } from './sse-client.js';

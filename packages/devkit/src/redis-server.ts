@@ -37,24 +37,36 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedisServer(options: { port?: number; extraArgs?: string[] } = {}): Promise<RedisServerHandle> {
+export async function startRedisServer(
+  options: { port?: number; extraArgs?: string[] } = {},
+): Promise<RedisServerHandle> {
   const bin = findRedisServerBinary();
   if (!bin) {
-    throw new Error('redis-server is not installed: run `sudo apt-get install -y redis-server` (or set REDIS_URL)');
+    throw new Error(
+      'redis-server is not installed: run `sudo apt-get install -y redis-server` (or set REDIS_URL)',
+    );
   }
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'trainyard-redis-'));
   const child = spawn(
     bin,
     [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', dir,
-      '--save', '',
-      '--appendonly', 'no',
-      '--maxmemory-policy', 'noeviction',
-      '--daemonize', 'no',
-      '--loglevel', 'warning',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
       ...(options.extraArgs ?? []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },

@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs';
+import { type BackendInfo, Errors, TrainyardError } from '@trainyard/core';
+
+/**
+ * Choosing the TensorFlow.js backend. `auto` tries, in order, the native TensorFlow
+ * bindings (`@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node`: optional packages,
+ * loaded only when installed), then wasm, then the pure-JS cpu backend.
+ */
+export const BACKEND_PREFERENCES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
+
+async function tryImport(name: string): Promise<boolean> {
+  try {
+    await import(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function useNative(): Promise<BackendInfo | null> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    if ((await tryImport(pkg)) && (await tf.setBackend('tensorflow'))) {
+      await tf.ready();
+      return { name: 'tensorflow', version: tf.version.tfjs, gpu: pkg.endsWith('-gpu') ? 'cuda' : null };
+    }
+  }
+  return null;
+}
+
+async function useWasm(): Promise<BackendInfo | null> {
+  if (!(await tryImport('@tensorflow/tfjs-backend-wasm'))) return null;
+  try {
+    if (!(await tf.setBackend('wasm'))) return null;
+    await tf.ready();
+    return { name: 'wasm', version: tf.version.tfjs, gpu: null };
+  } catch {
+    return null;
+  }
+}
+
+async function useCpu(): Promise<BackendInfo> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+  return { name: 'cpu', version: tf.version.tfjs, gpu: null };
+}
+
+let current: BackendInfo | null = null;
+
+/** Selects and initialises a backend once per process; later calls return the same choice. */
+export async function initBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+  if (current) return current;
+  let chosen: BackendInfo | null = null;
+  switch (preference) {
+    case 'tensorflow':
+      chosen = await useNative();
+      break;
+    case 'wasm':
+      chosen = await useWasm();
+      break;
+    case 'cpu':
+      chosen = await useCpu();
+      break;
+    case 'auto':
+      chosen = (await useNative()) ?? (await useWasm()) ?? (await useCpu());
+      break;
+  }
+  if (!chosen) {
+    throw new TrainyardError(
+      Errors.BACKEND_UNAVAILABLE,
+      `TensorFlow.js backend '${preference}' cannot be loaded on this machine` +
+        (preference === 'tensorflow' ? ' (install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu)' : ''),
+    );
+  }
+  current = chosen;
+  return chosen;
+}
+
+export function currentBackend(): BackendInfo | null {
+  return current;
+}

@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { Errors, TrainyardError } from '@trainyard/core';
+import type { ObjectStore } from './object-store.js';
+
+/**
+ * Checkpoint layout: `checkpoints/<jobId>/<step, 10 digits>/<file>` for each file, then
+ * `manifest.json` (sizes and sha256 of every file) written LAST, then the job's
+ * `checkpoints/<jobId>/latest` pointer. A checkpoint without a valid manifest does not exist.
+ */
+export const CHECKPOINT_FORMAT = 'trainyard-checkpoint/1';
+
+export interface ManifestFile {
+  readonly name: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface CheckpointManifest {
+  readonly format: typeof CHECKPOINT_FORMAT;
+  readonly jobId: string;
+  readonly generation: number;
+  readonly step: number;
+  readonly epoch: number;
+  readonly createdAt: string;
+  readonly files: readonly ManifestFile[];
+  /** Small facts a reader wants without opening the files (dataset version, spec hash, ...). */
+  readonly meta: Record<string, unknown>;
+}
+
+export interface WrittenCheckpoint {
+  readonly manifest: CheckpointManifest;
+  readonly manifestKey: string;
+  readonly manifestSha256: string;
+  readonly bytes: number;
+}
+
+const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+export function checkpointPrefix(jobId: string): string {
+  return `checkpoints/${jobId}/`;
+}
+
+export function checkpointDir(jobId: string, step: number): string {
+  return `${checkpointPrefix(jobId)}${String(step).padStart(10, '0')}/`;
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function writeCheckpoint(
+  store: ObjectStore,
+  input: {
+    jobId: string;
+    generation: number;
+    step: number;
+    epoch: number;
+    files: Record<string, Uint8Array>;
+    meta?: Record<string, unknown>;
+    now?: Date;
+  },
+): Promise<WrittenCheckpoint> {
+  const dir = checkpointDir(input.jobId, input.step);
+  const files: ManifestFile[] = [];
+  let bytes = 0;
+  for (const [name, data] of Object.entries(input.files)) {
+    if (!FILE_NAME.test(name) || name === 'manifest.json') {
+      throw new TrainyardError(
+        Errors.STORAGE_KEY_INVALID,
+        `checkpoint file name ${JSON.stringify(name)} is not allowed`,
+      );
+    }
+    await store.put(dir + name, data);
+    files.push({ name, bytes: data.byteLength, sha256: sha256(data) });
+    bytes += data.byteLength;
+  }
+  const manifest: CheckpointManifest = {
+    format: CHECKPOINT_FORMAT,
+    jobId: input.jobId,
+    generation: input.generation,
+    step: input.step,
+    epoch: input.epoch,
+    createdAt: (input.now ?? new Date()).toISOString(),
+    files,
+    meta: input.meta ?? {},
+  };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2));
+  const manifestKey = `${dir}manifest.json`;
+  await store.put(manifestKey, manifestBytes);
+  await store.put(`${checkpointPrefix(input.jobId)}latest`, Buffer.from(manifestKey));
+  return {
+    manifest,
+    manifestKey,
+    manifestSha256: sha256(manifestBytes),
+    bytes: bytes + manifestBytes.byteLength,
+  };
+}
+
+function corrupt(key: string, why: string): TrainyardError {
+  return new TrainyardError(Errors.CHECKPOINT_CORRUPT, `checkpoint ${key}: ${why}`);
+}
+
+/** Reads a manifest and every file it lists, checking sizes and sha256; throws CHECKPOINT_CORRUPT. */
+export async function readCheckpoint(
+  store: ObjectStore,
+  manifestKey: string,
+): Promise<{ manifest: CheckpointManifest; files: Record<string, Buffer> }> {
+  let manifest: CheckpointManifest;
+  try {
+    manifest = JSON.parse((await store.get(manifestKey)).toString('utf8')) as CheckpointManifest;
+  } catch (err) {
+    if (err instanceof TrainyardError) throw err;
+    throw corrupt(manifestKey, 'manifest is not valid JSON');
+  }
+  if (manifest.format !== CHECKPOINT_FORMAT || !Array.isArray(manifest.files)) {
+    throw corrupt(manifestKey, `unknown manifest format ${JSON.stringify(manifest.format)}`);
+  }
+  const dir = manifestKey.slice(0, manifestKey.lastIndexOf('/') + 1);
+  const files: Record<string, Buffer> = {};
+  for (const f of manifest.files) {
+    let data: Buffer;
+    try {
+      data = await store.get(dir + f.name);
+    } catch (err) {
+      throw corrupt(manifestKey, `file ${f.name} is missing (${(err as Error).message})`);
+    }
+    if (data.byteLength !== f.bytes)
+      throw corrupt(manifestKey, `file ${f.name} has ${data.byteLength} bytes, manifest says ${f.bytes}`);
+    const digest = sha256(data);
+    if (digest !== f.sha256)
+      throw corrupt(manifestKey, `file ${f.name} sha256 ${digest} differs from manifest ${f.sha256}`);
+    files[f.name] = data;
+  }
+  return { manifest, files };
+}
+
+/** Manifest keys of a job's checkpoints, oldest first (only those whose manifest exists). */
+export async function listCheckpoints(store: ObjectStore, jobId: string): Promise<string[]> {
+  const keys = await store.list(checkpointPrefix(jobId));
+  return keys.filter((k) => k.endsWith('/manifest.json'));
+}

@@ -1,0 +1,22 @@
+/**
+ * @trainyard/storage — object store drivers and the checkpoint layout: files first, a
+ * manifest with sizes and sha256 last, then the `latest` pointer.
+ *
+ *   const store = new FsObjectStore('/var/lib/trainyard/objects');
+ *   const written = await writeCheckpoint(store, { jobId, generation, step, epoch, files });
+ *   const { manifest, files } = await readCheckpoint(store, written.manifestKey);
+ */
+export {
+  CHECKPOINT_FORMAT,
+  type CheckpointManifest,
+  checkpointDir,
+  checkpointPrefix,
+  listCheckpoints,
+  type ManifestFile,
+  readCheckpoint,
+  sha256,
+  type WrittenCheckpoint,
+  writeCheckpoint,
+} from './checkpoint.js';
+export { FsObjectStore } from './fs-object-store.js';
+export { type ObjectStore, validateKey, validatePrefix } from './object-store.js';

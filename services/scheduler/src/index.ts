@@ -1,0 +1,10 @@
+/**
+ * @trainyard/scheduler — the pending set, the worker pool, gang placement and dispatch.
+ *
+ *   const scheduler = createScheduler({ redis, connect, keys, logger, tickMs: 1000 });
+ *   await scheduler.start();
+ */
+export { loadSchedulerConfig, SchedulerConfig } from './config.js';
+export { memberState, type PoolMember, readPool } from './pool.js';
+export { createScheduler, type Scheduler, type SchedulerDeps, type SchedulerState } from './scheduler.js';
+export { createSchedulerMetrics, type SchedulerMetrics } from './scheduler-metrics.js';

@@ -1,0 +1,45 @@
+import {
+  closeRedis,
+  createKeys,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  serveMetrics,
+} from '@trainyard/core';
+import { loadSchedulerConfig } from './config.js';
+import { createScheduler } from './scheduler.js';
+import { createSchedulerMetrics } from './scheduler-metrics.js';
+
+// Wiring only: config -> dependencies -> start -> signal handlers.
+const config = loadSchedulerConfig();
+const logger = createLogger('scheduler', config.LOG_LEVEL);
+const keys = createKeys(config.TRAINYARD_PREFIX);
+const redis = createRedis(config.REDIS_URL, 'scheduler');
+const registry = createMetricsRegistry('scheduler');
+const metrics = createSchedulerMetrics(registry, redis, keys);
+const metricsServer = await serveMetrics(registry, config.METRICS_HOST, config.METRICS_PORT);
+const scheduler = createScheduler({
+  redis,
+  connect: (name) => createRedis(config.REDIS_URL, name),
+  keys,
+  logger,
+  metrics,
+  tickMs: config.SCHEDULER_TICK_MS,
+});
+await scheduler.start();
+logger.info({ metricsUrl: metricsServer.url }, 'metrics served');
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  const force = setTimeout(() => process.exit(1), 10_000);
+  force.unref();
+  await scheduler.close();
+  await metricsServer.close();
+  await closeRedis(redis);
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,236 @@
+import {
+  closeRedis,
+  isTerminal,
+  JobStore,
+  type Keys,
+  type Logger,
+  LuaScript,
+  type RankTask,
+  type Redis,
+  StoreResult,
+  Submission,
+} from '@trainyard/core';
+import { type Job, Queue, Worker as QueueWorker } from 'bullmq';
+import { memberState, type PoolMember, readPool } from './pool.js';
+import type { SchedulerMetrics } from './scheduler-metrics.js';
+
+export interface SchedulerDeps {
+  readonly redis: Redis;
+  readonly connect: (name: string) => Redis;
+  readonly keys: Keys;
+  readonly logger: Logger;
+  readonly metrics?: SchedulerMetrics;
+  /** Placement also runs on every submission and at least this often. */
+  readonly tickMs: number;
+  /** A worker silent this long (its heartbeat key expired) is lost; its running job fails. */
+  readonly now?: () => number;
+}
+
+export type SchedulerState = 'created' | 'running' | 'closing' | 'closed';
+
+export interface Scheduler {
+  readonly state: SchedulerState;
+  start(): Promise<void>;
+  /** One pass: release finished placements, fail jobs on lost workers, place what fits. */
+  tick(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// KEYS: 1 assignments hash. ARGV: 1 workerId, 2 expected "jobId:gen:rank".
+// Returns 1 when released, 0 when the worker holds something else (or nothing).
+const RELEASE = new LuaScript(
+  'assignment-release',
+  `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+`,
+);
+
+/**
+ * The scheduler: keeps the pending set (from the submissions queue), the pool (from
+ * heartbeats) and every placement. A job is placed only when all its ranks fit at once
+ * (gang), oldest first; a job that does not fit does not block smaller ones behind it.
+ * Every decision lives in Redis, so a restarted scheduler loses nothing.
+ */
+export function createScheduler(deps: SchedulerDeps): Scheduler {
+  const { redis, keys, logger } = deps;
+  const store = new JobStore(redis, keys);
+  let state: SchedulerState = 'created';
+  let submissionsWorker: QueueWorker | null = null;
+  let submissionsConnection: Redis | null = null;
+  const workerQueues = new Map<string, Queue>();
+  let timer: NodeJS.Timeout | null = null;
+  let ticking: Promise<void> | null = null;
+  let again = false;
+  let closing: Promise<void> | null = null;
+
+  const queueFor = (workerId: string): Queue => {
+    let q = workerQueues.get(workerId);
+    if (!q) {
+      q = new Queue(keys.workerQueue(workerId), { connection: redis, prefix: keys.bullPrefix() });
+      workerQueues.set(workerId, q);
+    }
+    return q;
+  };
+
+  const accept = async (job: Job) => {
+    const sub = Submission.parse(job.data);
+    const current = await store.getState(sub.jobId);
+    if (!current) {
+      logger.warn({ jobId: sub.jobId }, 'submission names no job; dropped');
+      return;
+    }
+    if (current.state === 'QUEUED') {
+      await redis.zadd(keys.pending(), 'NX', Date.parse(sub.submittedAt), sub.jobId);
+      logger.info({ jobId: sub.jobId }, 'job pending');
+      void runTick();
+    }
+  };
+
+  /** Frees a placement once its job ended (or moved on) and the worker no longer runs it. */
+  const release = async (pool: PoolMember[]) => {
+    for (const m of pool) {
+      if (!m.assignment) continue;
+      const [jobId, gen] = m.assignment.split(':');
+      const s = await store.getState(jobId!);
+      const over = !s || isTerminal(s.state) || String(s.generation) !== gen;
+      const stillRunning = m.heartbeat?.running === m.assignment;
+      if (over && !stillRunning) {
+        await RELEASE.run(redis, [keys.assignments()], [m.registration.workerId, m.assignment]);
+        logger.info({ workerId: m.registration.workerId, assignment: m.assignment }, 'placement released');
+      } else if (!over && !m.heartbeat && s) {
+        // The worker is gone while its rank's job is live: the generation cannot finish.
+        const rank = Number(m.assignment.split(':')[2]);
+        const reason = `worker ${m.registration.workerId} (rank ${rank}) stopped heartbeating`;
+        const r = await store.change(jobId!, {
+          to: 'FAILED',
+          from: ['PLACED', 'RUNNING'],
+          generation: s.generation,
+          patch: {
+            error: {
+              code: 'TRAINYARD_ERR_RANK_FAILED',
+              message: reason,
+              rank,
+              workerId: m.registration.workerId,
+            },
+          },
+          reason,
+        });
+        if (r.result === StoreResult.OK) logger.warn({ jobId, reason }, 'job failed: worker lost');
+        await RELEASE.run(redis, [keys.assignments()], [m.registration.workerId, m.assignment]);
+      }
+    }
+  };
+
+  const place = async (pool: PoolMember[]) => {
+    const free = pool.filter((m) => memberState(m) === 'free').map((m) => m.registration.workerId);
+    const pending = await redis.zrange(keys.pending(), 0, -1);
+    for (const jobId of pending) {
+      const job = await store.get(jobId);
+      if (job?.state !== 'QUEUED') {
+        await redis.zrem(keys.pending(), jobId);
+        continue;
+      }
+      const world = job.spec.workers;
+      if (world > free.length) continue; // backfill: smaller jobs behind it may still fit
+      const chosen = free.slice(0, world);
+      const t0 = performance.now();
+      const placed = await store.place(jobId, chosen);
+      if (placed.result !== StoreResult.OK) {
+        logger.info({ jobId, placed }, 'placement not applied');
+        continue;
+      }
+      free.splice(0, world);
+      const generation = placed.generation!;
+      await Promise.all(
+        chosen.map((workerId, rank) => {
+          const task: RankTask = { jobId, generation, rank, world };
+          return queueFor(workerId).add('rank', task, {
+            jobId: `${jobId}.${generation}.${rank}`,
+            attempts: 1,
+            removeOnComplete: { age: 86_400 },
+            removeOnFail: { age: 86_400 },
+          });
+        }),
+      );
+      deps.metrics?.placementSeconds.observe((performance.now() - t0) / 1000);
+      deps.metrics?.placements.inc();
+      logger.info({ jobId, generation, workers: chosen }, 'job placed');
+    }
+  };
+
+  const tickOnce = async () => {
+    let pool = await readPool(redis, keys);
+    await release(pool);
+    pool = await readPool(redis, keys);
+    await place(pool);
+  };
+
+  /** Coalesces concurrent triggers into at most one running pass plus one queued pass. */
+  const runTick = (): Promise<void> => {
+    if (ticking) {
+      again = true;
+      return ticking;
+    }
+    ticking = (async () => {
+      do {
+        again = false;
+        try {
+          await tickOnce();
+        } catch (err) {
+          logger.error({ err }, 'scheduling pass failed');
+        }
+      } while (again && state === 'running');
+    })().finally(() => {
+      ticking = null;
+    });
+    return ticking;
+  };
+
+  return {
+    get state() {
+      return state;
+    },
+    tick: runTick,
+
+    async start() {
+      if (state !== 'created') throw new Error(`scheduler cannot start from state ${state}`);
+      state = 'running';
+      submissionsConnection = deps.connect('scheduler-submissions');
+      submissionsWorker = new QueueWorker(keys.submissionsQueue(), accept, {
+        connection: submissionsConnection,
+        prefix: keys.bullPrefix(),
+        concurrency: 1,
+      });
+      submissionsWorker.on('error', (err) => logger.error({ err }, 'submissions queue error'));
+      timer = setInterval(() => void runTick(), deps.tickMs);
+      void runTick();
+      logger.info('scheduler started');
+    },
+
+    close() {
+      closing ??= (async () => {
+        state = 'closing';
+        if (timer) clearInterval(timer);
+        const steps: [string, () => Promise<unknown>][] = [
+          ['submissions worker', async () => submissionsWorker?.close()],
+          ['pending pass', async () => ticking],
+          ['worker queues', async () => Promise.all([...workerQueues.values()].map((q) => q.close()))],
+          ['submissions connection', async () => submissionsConnection && closeRedis(submissionsConnection)],
+        ];
+        for (const [name, step] of steps) {
+          try {
+            await step();
+          } catch (err) {
+            logger.warn({ err }, `close: ${name} failed`);
+          }
+        }
+        state = 'closed';
+      })();
+      return closing;
+    },
+  };
+}

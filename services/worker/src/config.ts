@@ -1,0 +1,32 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { BaseConfig, compileConfig, port, positiveMs } from '@trainyard/core';
+import { BACKEND_PREFERENCES } from '@trainyard/engine';
+import { z } from 'zod';
+
+export const WorkerConfig = BaseConfig.extend({
+  /** Unique within the cluster; defaults to <hostname>-<pid>. */
+  WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'may hold letters, digits, _ . - only (1-128)')
+    .default(`${hostname()}-${process.pid}`),
+  TRAINYARD_BACKEND: z.enum(BACKEND_PREFERENCES).default('auto'),
+  /** Root folder of the filesystem object store (checkpoints). */
+  TRAINYARD_STORE_DIR: z
+    .string()
+    .min(1)
+    .default('.data/objects')
+    .transform((p) => resolve(p)),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  /** 0 picks a free port. */
+  METRICS_PORT: port.default(0),
+  HEARTBEAT_MS: positiveMs.default(1000),
+  HEARTBEAT_TTL_MS: positiveMs.default(5000),
+});
+export type WorkerConfig = z.infer<typeof WorkerConfig>;
+
+export function loadWorkerConfig(
+  env: Record<string, string | undefined> = process.env,
+): Readonly<WorkerConfig> {
+  return compileConfig(WorkerConfig, env);
+}

@@ -1,0 +1,52 @@
+import {
+  closeRedis,
+  createKeys,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  serveMetrics,
+} from '@trainyard/core';
+import { initBackend } from '@trainyard/engine';
+import { FsObjectStore } from '@trainyard/storage';
+import { loadWorkerConfig } from './config.js';
+import { createWorker } from './worker-agent.js';
+import { createWorkerMetrics } from './worker-metrics.js';
+
+// Wiring only: config -> dependencies -> start -> signal handlers.
+const config = loadWorkerConfig();
+const logger = createLogger('worker', config.LOG_LEVEL);
+const backend = await initBackend(config.TRAINYARD_BACKEND);
+const registry = createMetricsRegistry('worker');
+const metrics = createWorkerMetrics(registry);
+metrics.backendInfo.set({ backend: backend.name, version: backend.version }, 1);
+const metricsServer = await serveMetrics(registry, config.METRICS_HOST, config.METRICS_PORT);
+const redis = createRedis(config.REDIS_URL, `worker-${config.WORKER_ID}`);
+const worker = createWorker({
+  workerId: config.WORKER_ID,
+  redis,
+  connect: (name) => createRedis(config.REDIS_URL, name),
+  keys: createKeys(config.TRAINYARD_PREFIX),
+  objects: new FsObjectStore(config.TRAINYARD_STORE_DIR),
+  backend,
+  logger,
+  metrics,
+  metricsUrl: metricsServer.url,
+  heartbeatMs: config.HEARTBEAT_MS,
+  heartbeatTtlMs: config.HEARTBEAT_TTL_MS,
+});
+await worker.start();
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  const force = setTimeout(() => process.exit(1), 10_000);
+  force.unref();
+  await worker.close();
+  await metricsServer.close();
+  await closeRedis(redis);
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,301 @@
+import { RedisCollective } from '@trainyard/collective';
+import {
+  type BackendInfo,
+  type CheckpointRef,
+  describeError,
+  Errors,
+  isTrainyardError,
+  type JobProgress,
+  type JobRecord,
+  type JobStore,
+  type Keys,
+  type Logger,
+  type RankTask,
+  type Redis,
+  specHash,
+  TrainyardError,
+} from '@trainyard/core';
+import { EpochPlan, gatherBatch, loadDataset, type TrainTestData } from '@trainyard/data';
+import { buildModel, ClassifierProgram, createOptimizer, encodeNamedArrays } from '@trainyard/models';
+import { type ObjectStore, writeCheckpoint } from '@trainyard/storage';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+/** What a rank needs from its worker; a test builds one with a real Redis and no process. */
+export interface RankContext {
+  readonly task: RankTask;
+  readonly workerId: string;
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly store: JobStore;
+  readonly objects: ObjectStore;
+  readonly backend: BackendInfo;
+  readonly logger: Logger;
+  readonly metrics?: WorkerMetrics;
+  /** Aborted when the job is cancelled or fails elsewhere, or the worker shuts down. */
+  readonly signal: AbortSignal;
+  readonly loadData?: (spec: JobRecord['spec']['dataset']) => TrainTestData;
+  readonly progressIntervalMs?: number;
+}
+
+export type RankOutcome = 'succeeded' | 'failed' | 'cancelled' | 'stale';
+
+interface RendezvousInfo {
+  rank: number;
+  workerId: string;
+  weightsHash: string;
+  parameterCount: number;
+  backend: BackendInfo;
+}
+
+function checkAborted(signal: AbortSignal): void {
+  if (signal.aborted)
+    throw new TrainyardError(Errors.COLLECTIVE_ABORTED, 'the rank was stopped', { cause: signal.reason });
+}
+
+/**
+ * Runs one rank of one generation of a job to its end: rendezvous, identical seeded model
+ * checked by hash, its shard of every step, gradients -> all-reduce -> apply, checkpoints
+ * (rank 0), evaluation and the SUCCEEDED transition (rank 0). A failure of this rank moves
+ * the job to FAILED with the rank, worker and reason; a job that ended elsewhere
+ * (cancelled, failed by a peer) makes it stop quietly.
+ */
+export async function runRank(ctx: RankContext): Promise<RankOutcome> {
+  const { task, store, logger } = ctx;
+  const log = logger.child({
+    jobId: task.jobId,
+    generation: task.generation,
+    rank: task.rank,
+    workerId: ctx.workerId,
+  });
+  const job = await store.get(task.jobId);
+  if (!job || !['PLACED', 'RUNNING'].includes(job.state) || job.generation !== task.generation) {
+    log.info({ state: job?.state, jobGeneration: job?.generation }, 'rank task is stale; skipping');
+    return 'stale';
+  }
+  const collective = new RedisCollective({
+    redis: ctx.redis,
+    group: ctx.keys.collectiveGroup(task.jobId, task.generation),
+    rank: task.rank,
+    world: task.world,
+    timeoutMs: job.spec.collective.timeoutMs,
+    signal: ctx.signal,
+    ...(ctx.metrics
+      ? { metrics: { bytes: ctx.metrics.allReduceBytes, seconds: ctx.metrics.allReduceSeconds } }
+      : {}),
+  });
+  let program: ClassifierProgram | null = null;
+  try {
+    program = await train(ctx, job, collective, log, (p) => {
+      program = p;
+    });
+    return 'succeeded';
+  } catch (err) {
+    const current = await store.getState(task.jobId).catch(() => null);
+    const endedElsewhere =
+      current !== null &&
+      (current.state === 'CANCELLED' || current.state === 'FAILED' || current.generation !== task.generation);
+    if (
+      endedElsewhere &&
+      (ctx.signal.aborted ||
+        isTrainyardError(err, Errors.COLLECTIVE_ABORTED) ||
+        isTrainyardError(err, Errors.COLLECTIVE_TIMEOUT))
+    ) {
+      log.info({ state: current?.state }, 'rank stopped: the job ended elsewhere');
+      return current?.state === 'CANCELLED' ? 'cancelled' : 'stale';
+    }
+    const failure = describeError(err);
+    log.error({ err }, 'rank failed');
+    await store
+      .change(task.jobId, {
+        to: 'FAILED',
+        from: ['PLACED', 'RUNNING'],
+        generation: task.generation,
+        patch: { error: { ...failure, rank: task.rank, workerId: ctx.workerId } },
+        reason: `rank ${task.rank} on ${ctx.workerId}: ${failure.code}: ${failure.message}`,
+      })
+      .catch((e: unknown) => log.error({ err: e }, 'could not record the failure'));
+    return 'failed';
+  } finally {
+    (program as ClassifierProgram | null)?.dispose();
+    await collective.close();
+  }
+}
+
+async function train(
+  ctx: RankContext,
+  job: JobRecord,
+  collective: RedisCollective,
+  log: Logger,
+  own: (p: ClassifierProgram) => void,
+): Promise<ClassifierProgram> {
+  const { task, store, metrics } = ctx;
+  const spec = job.spec;
+  const data = (ctx.loadData ?? loadDataset)(spec.dataset);
+  const { train: trainSet, test } = data;
+  const program = new ClassifierProgram(
+    buildModel(spec.model, [trainSet.featureSize], trainSet.numClasses, spec.seed),
+    createOptimizer(spec.optimizer),
+    trainSet.numClasses,
+  );
+  own(program);
+  const plan = new EpochPlan(trainSet.size, spec.batchSize, task.world, spec.seed);
+
+  // Check before trusting peers: same parameter count and bit-identical initial weights.
+  const info: RendezvousInfo = {
+    rank: task.rank,
+    workerId: ctx.workerId,
+    weightsHash: program.weightsHash(),
+    parameterCount: program.parameterCount,
+    backend: ctx.backend,
+  };
+  const members = await collective.rendezvous(info);
+  const mismatch = members.find(
+    (m) => m.weightsHash !== info.weightsHash || m.parameterCount !== info.parameterCount,
+  );
+  if (mismatch) {
+    throw new TrainyardError(
+      Errors.COLLECTIVE_MISMATCH,
+      `initial weights differ: rank ${task.rank} has ${info.weightsHash} (${info.parameterCount} parameters), ` +
+        `rank ${mismatch.rank} has ${mismatch.weightsHash} (${mismatch.parameterCount} parameters)`,
+    );
+  }
+  log.info(
+    { world: task.world, parameters: program.parameterCount, backend: ctx.backend.name },
+    'rendezvous complete',
+  );
+  if (task.rank === 0) {
+    const backends = Object.fromEntries(members.map((m) => [String(m.rank), m.backend]));
+    await store.change(task.jobId, { to: 'RUNNING', generation: task.generation, patch: { backends } });
+  }
+
+  const totalSteps = plan.stepsPerEpoch * spec.epochs;
+  const checkpoints: CheckpointRef[] = [...job.checkpoints];
+  const startedAt = Date.now();
+  const progressInterval = ctx.progressIntervalMs ?? 500;
+  let lastPublished = 0;
+  let emaStepMs = 0;
+  let globalStep = 0;
+  let loss = Number.NaN;
+  const reduce = (flat: Float32Array) => collective.allReduceMean(flat);
+
+  const saveCheckpoint = async (epoch: number, stepInEpoch: number) => {
+    const t0 = performance.now();
+    const written = await writeCheckpoint(ctx.objects, {
+      jobId: task.jobId,
+      generation: task.generation,
+      step: globalStep,
+      epoch,
+      files: {
+        'weights.bin': encodeNamedArrays(program.exportWeights()),
+        'optimizer.bin': encodeNamedArrays(await program.exportOptimizerState()),
+        'state.json': Buffer.from(
+          JSON.stringify({
+            step: globalStep,
+            epoch,
+            // The data cursor: the next step to run within `epoch`; the shuffle of epoch e is
+            // seeded by (spec.seed, e), so (seed, epoch, cursor) is the whole RNG state.
+            cursor: stepInEpoch,
+            rng: { seed: spec.seed, epoch, kind: 'sfc32-epoch-permutation' },
+            loss,
+            world: task.world,
+            weightsHash: program.weightsHash(),
+          }),
+        ),
+      },
+      meta: { datasetVersion: data.version, specHash: specHash(spec), backend: ctx.backend.name },
+    });
+    const ref: CheckpointRef = {
+      step: globalStep,
+      epoch,
+      manifestKey: written.manifestKey,
+      manifestSha256: written.manifestSha256,
+      bytes: written.bytes,
+      createdAt: written.manifest.createdAt,
+    };
+    checkpoints.push(ref);
+    metrics?.checkpointSeconds.observe((performance.now() - t0) / 1000);
+    metrics?.checkpointBytes.inc(written.bytes);
+    await store.change(task.jobId, {
+      from: ['RUNNING'],
+      generation: task.generation,
+      patch: { checkpoints },
+      event: {
+        type: 'checkpoint',
+        ts: new Date().toISOString(),
+        generation: task.generation,
+        checkpoint: ref,
+      },
+    });
+    log.info({ step: globalStep, manifest: written.manifestKey, bytes: written.bytes }, 'checkpoint written');
+  };
+
+  const publishProgress = async (epoch: number, force: boolean) => {
+    const now = Date.now();
+    if (!force && now - lastPublished < progressInterval) return;
+    lastPublished = now;
+    const elapsed = (now - startedAt) / 1000;
+    const progress: JobProgress = {
+      epoch,
+      epochs: spec.epochs,
+      step: globalStep,
+      totalSteps,
+      samples: globalStep * spec.batchSize,
+      loss,
+      samplesPerSec: elapsed > 0 ? (globalStep * spec.batchSize) / elapsed : 0,
+      etaSeconds: emaStepMs > 0 ? ((totalSteps - globalStep) * emaStepMs) / 1000 : 0,
+    };
+    metrics?.samplesPerSecond.set(progress.samplesPerSec);
+    await store.change(task.jobId, {
+      from: ['RUNNING'],
+      generation: task.generation,
+      patch: { progress },
+      event: { type: 'progress', ts: new Date(now).toISOString(), generation: task.generation, progress },
+    });
+  };
+
+  for (let epoch = 0; epoch < spec.epochs; epoch++) {
+    for (let s = 0; s < plan.stepsPerEpoch; s++) {
+      checkAborted(ctx.signal);
+      const t0 = performance.now();
+      const batch = gatherBatch(trainSet, plan.rankBatch(epoch, s, task.rank));
+      ({ loss } = await program.step(batch, reduce));
+      globalStep++;
+      const ms = performance.now() - t0;
+      emaStepMs = emaStepMs === 0 ? ms : 0.9 * emaStepMs + 0.1 * ms;
+      metrics?.stepSeconds.observe(ms / 1000);
+      metrics?.steps.inc();
+      metrics?.samples.inc(batch.size);
+      metrics?.loss.set(loss);
+      if (task.rank === 0) {
+        const last = globalStep === totalSteps;
+        if (globalStep % spec.checkpoint.everySteps === 0 || last) await saveCheckpoint(epoch, s + 1);
+        await publishProgress(epoch, last || s === plan.stepsPerEpoch - 1);
+      }
+    }
+  }
+
+  // Every rank applied the same reduced bytes, so every rank must hold the same weights.
+  const finalHash = program.weightsHash();
+  const hashes = await collective.allGather(Buffer.from(finalHash));
+  const differing = hashes.findIndex((h) => h.toString() !== finalHash);
+  if (differing >= 0) {
+    throw new TrainyardError(
+      Errors.COLLECTIVE_MISMATCH,
+      `final weights differ: rank ${task.rank} has ${finalHash}, rank ${differing} has ${hashes[differing]!.toString()}`,
+    );
+  }
+
+  if (task.rank === 0) {
+    const evaluation = program.evaluate(test.x, test.y);
+    const { perClass, ...headline } = evaluation;
+    log.info({ evaluation: headline }, 'evaluation on the held-out set');
+    const done = await store.change(task.jobId, {
+      to: 'SUCCEEDED',
+      generation: task.generation,
+      patch: { evaluation, checkpoints },
+    });
+    if (done.result < 0)
+      log.warn({ result: done.result, state: done.state }, 'could not mark the job SUCCEEDED');
+  }
+  return program;
+}

@@ -1,0 +1,174 @@
+import { hostname } from 'node:os';
+import {
+  type BackendInfo,
+  closeRedis,
+  isTerminal,
+  JobStore,
+  type Keys,
+  type Logger,
+  RankTask,
+  type Redis,
+  type WorkerHeartbeat,
+  type WorkerRegistration,
+} from '@trainyard/core';
+import type { TrainTestData } from '@trainyard/data';
+import type { ObjectStore } from '@trainyard/storage';
+import { type Job, Worker as QueueWorker } from 'bullmq';
+import { type RankOutcome, runRank } from './rank-runner.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+export interface WorkerDeps {
+  readonly workerId: string;
+  readonly redis: Redis;
+  /** Makes a new connection (BullMQ's blocking connection, the collective's). */
+  readonly connect: (name: string) => Redis;
+  readonly keys: Keys;
+  readonly objects: ObjectStore;
+  readonly backend: BackendInfo;
+  readonly logger: Logger;
+  readonly metrics?: WorkerMetrics;
+  readonly metricsUrl?: string | null;
+  readonly heartbeatMs: number;
+  readonly heartbeatTtlMs: number;
+  /** How often a running rank checks whether its job ended elsewhere (cancel). */
+  readonly watchMs?: number;
+  readonly loadData?: (spec: import('@trainyard/core').JobRecord['spec']['dataset']) => TrainTestData;
+}
+
+export type WorkerState = 'created' | 'running' | 'closing' | 'closed';
+
+export interface TrainyardWorker {
+  readonly state: WorkerState;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * One pod's agent: registers with its capacity and backend, heartbeats, takes rank tasks
+ * from its own BullMQ queue one at a time, runs each with runRank, and stops a rank within
+ * seconds when its job is cancelled.
+ */
+export function createWorker(deps: WorkerDeps): TrainyardWorker {
+  const { keys, redis, logger, workerId } = deps;
+  const store = new JobStore(redis, keys);
+  const log = logger.child({ workerId });
+  let state: WorkerState = 'created';
+  let running: string | null = null;
+  let heartbeatTimer: NodeJS.Timeout | null = null;
+  let queueWorker: QueueWorker | null = null;
+  let queueConnection: Redis | null = null;
+  let rankConnection: Redis | null = null;
+  const stopAll = new AbortController();
+  let closing: Promise<void> | null = null;
+
+  const beat = async () => {
+    const hb: WorkerHeartbeat = { workerId, ts: new Date().toISOString(), running };
+    await redis.set(keys.workerHeartbeat(workerId), JSON.stringify(hb), 'PX', deps.heartbeatTtlMs);
+  };
+
+  const runTask = async (job: Job): Promise<RankOutcome> => {
+    const task = RankTask.parse(job.data);
+    running = `${task.jobId}:${task.generation}:${task.rank}`;
+    deps.metrics?.rankRunning.set(1);
+    await beat().catch(() => {});
+    const abort = new AbortController();
+    const onStop = () => abort.abort(new Error('worker is shutting down'));
+    stopAll.signal.addEventListener('abort', onStop);
+    const watch = setInterval(() => {
+      store
+        .getState(task.jobId)
+        .then((s) => {
+          if (!s || isTerminal(s.state) || s.generation !== task.generation) {
+            abort.abort(new Error(`job is ${s?.state ?? 'gone'} (generation ${s?.generation})`));
+          }
+        })
+        .catch(() => {});
+    }, deps.watchMs ?? 500);
+    try {
+      const outcome = await runRank({
+        task,
+        workerId,
+        redis: rankConnection!,
+        keys,
+        store,
+        objects: deps.objects,
+        backend: deps.backend,
+        logger: log,
+        signal: abort.signal,
+        ...(deps.metrics ? { metrics: deps.metrics } : {}),
+        ...(deps.loadData ? { loadData: deps.loadData } : {}),
+      });
+      deps.metrics?.ranks.inc({ outcome });
+      log.info({ jobId: task.jobId, rank: task.rank, outcome }, 'rank ended');
+      return outcome;
+    } finally {
+      clearInterval(watch);
+      stopAll.signal.removeEventListener('abort', onStop);
+      running = null;
+      deps.metrics?.rankRunning.set(0);
+      await beat().catch(() => {});
+    }
+  };
+
+  return {
+    get state() {
+      return state;
+    },
+
+    async start() {
+      if (state !== 'created') throw new Error(`worker ${workerId} cannot start from state ${state}`);
+      state = 'running';
+      const registration: WorkerRegistration = {
+        workerId,
+        host: hostname(),
+        pid: process.pid,
+        slots: 1,
+        backend: deps.backend,
+        metricsUrl: deps.metricsUrl ?? null,
+        registeredAt: new Date().toISOString(),
+      };
+      await redis.hset(keys.workers(), workerId, JSON.stringify(registration));
+      await beat();
+      heartbeatTimer = setInterval(() => {
+        beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
+      }, deps.heartbeatMs);
+      rankConnection = deps.connect(`worker-${workerId}-rank`);
+      queueConnection = deps.connect(`worker-${workerId}-queue`);
+      queueWorker = new QueueWorker(keys.workerQueue(workerId), runTask, {
+        connection: queueConnection,
+        prefix: keys.bullPrefix(),
+        concurrency: 1,
+        lockDuration: 30_000,
+        maxStalledCount: 0,
+      });
+      queueWorker.on('error', (err) => log.error({ err }, 'queue error'));
+      queueWorker.on('failed', (job, err) => log.error({ err, task: job?.data }, 'rank task failed'));
+      log.info({ backend: deps.backend, metricsUrl: deps.metricsUrl }, 'worker registered');
+    },
+
+    close() {
+      closing ??= (async () => {
+        if (state === 'closed') return;
+        state = 'closing';
+        stopAll.abort();
+        if (heartbeatTimer) clearInterval(heartbeatTimer);
+        const steps: [string, () => Promise<unknown>][] = [
+          ['queue worker', async () => queueWorker?.close()],
+          ['registration', async () => redis.hdel(keys.workers(), workerId)],
+          ['heartbeat', async () => redis.del(keys.workerHeartbeat(workerId))],
+          ['queue connection', async () => queueConnection && closeRedis(queueConnection)],
+          ['rank connection', async () => rankConnection && closeRedis(rankConnection)],
+        ];
+        for (const [name, step] of steps) {
+          try {
+            await step();
+          } catch (err) {
+            log.warn({ err }, `close: ${name} failed`);
+          }
+        }
+        state = 'closed';
+      })();
+      return closing;
+    },
+  };
+}
