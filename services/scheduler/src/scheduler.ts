@@ -22,8 +22,8 @@ export interface SchedulerDeps {
   readonly metrics?: SchedulerMetrics;
   /** Placement also runs on every submission and at least this often. */
   readonly tickMs: number;
-  /** A worker silent this long (its heartbeat key expired) is lost; its running job fails. */
-  readonly now?: () => number;
+  /** A lost worker (heartbeat expired) holding no placement is forgotten after this long. */
+  readonly forgetLostWorkerMs?: number;
 }
 
 export type SchedulerState = 'created' | 'running' | 'closing' | 'closed';
@@ -49,6 +49,8 @@ return 0
 `,
 );
 
+const SWEEP_EVERY = 30;
+
 /**
  * The scheduler: keeps the pending set (from the submissions queue), the pool (from
  * heartbeats) and every placement. A job is placed only when all its ranks fit at once
@@ -66,6 +68,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let ticking: Promise<void> | null = null;
   let again = false;
   let closing: Promise<void> | null = null;
+  const lostSince = new Map<string, number>();
 
   const queueFor = (workerId: string): Queue => {
     let q = workerQueues.get(workerId);
@@ -93,6 +96,17 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   /** Frees a placement once its job ended (or moved on) and the worker no longer runs it. */
   const release = async (pool: PoolMember[]) => {
     for (const m of pool) {
+      const workerId = m.registration.workerId;
+      if (m.heartbeat) lostSince.delete(workerId);
+      else if (!m.assignment) {
+        const since = lostSince.get(workerId) ?? Date.now();
+        lostSince.set(workerId, since);
+        if (Date.now() - since >= (deps.forgetLostWorkerMs ?? 60_000)) {
+          await redis.hdel(keys.workers(), workerId);
+          lostSince.delete(workerId);
+          logger.info({ workerId }, 'lost worker forgotten');
+        }
+      }
       if (!m.assignment) continue;
       const [jobId, gen] = m.assignment.split(':');
       const s = await store.getState(jobId!);
@@ -162,7 +176,30 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }
   };
 
+  /**
+   * Adds to the pending set every QUEUED job that is not in it: a submission whose enqueue
+   * was lost (the api crashed between writing the record and adding the queue job) is
+   * still scheduled. Runs at start and every SWEEP_EVERY passes.
+   */
+  const sweepQueued = async () => {
+    const ids = await redis.zrange(keys.jobIndex(), 0, -1);
+    if (ids.length === 0) return;
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hmget(keys.job(id), 'state', 'createdAt');
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [i, [, value]] of replies.entries()) {
+      const [state, createdAt] = (value as [string | null, string | null]) ?? [null, null];
+      if (state === 'QUEUED' && createdAt) {
+        const added = await redis.zadd(keys.pending(), 'NX', Date.parse(createdAt), ids[i]!);
+        if (added > 0)
+          logger.warn({ jobId: ids[i] }, 'QUEUED job found outside the pending set; now pending');
+      }
+    }
+  };
+
+  let passes = 0;
   const tickOnce = async () => {
+    if (passes++ % SWEEP_EVERY === 0) await sweepQueued();
     let pool = await readPool(redis, keys);
     await release(pool);
     pool = await readPool(redis, keys);

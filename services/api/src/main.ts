@@ -1,0 +1,59 @@
+import {
+  closeRedis,
+  createKeys,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  JobStore,
+  type Submission,
+} from '@trainyard/core';
+import { Queue } from 'bullmq';
+import { buildApp } from './app.js';
+import { loadApiConfig } from './config.js';
+import { closeAppWithGrace, createShutdown } from './shutdown.js';
+
+// Wiring only: config -> dependencies -> listen -> signal handlers.
+const config = loadApiConfig(process.env);
+const logger = createLogger('api', config.logLevel);
+const keys = createKeys(config.prefix);
+// A few retries, then fail the request with 503 REDIS_UNAVAILABLE rather than hold it until Redis returns.
+const redis = createRedis(config.redisUrl, 'trainyard-api', { maxRetriesPerRequest: 2 });
+redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+const submissions = new Queue<Submission>(keys.submissionsQueue(), {
+  connection: redis,
+  prefix: keys.bullPrefix(),
+});
+submissions.on('error', (err) => logger.warn({ err }, 'submissions queue error'));
+const app = buildApp({
+  redis,
+  keys,
+  store: new JobStore(redis, keys),
+  submissions,
+  logger,
+  metrics: createMetricsRegistry('api'),
+  bodyLimit: config.bodyLimitBytes,
+  sseHeartbeatMs: config.sseHeartbeatMs,
+  readyTimeoutMs: config.readyTimeoutMs,
+});
+
+const shutdown = createShutdown(
+  [
+    { name: 'http', run: () => closeAppWithGrace(app, config.shutdownGraceMs) },
+    { name: 'submissions queue', run: () => submissions.close() },
+    { name: 'redis', run: () => closeRedis(redis) },
+  ],
+  logger,
+);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void shutdown(signal).then(() => process.exit(0));
+  });
+}
+
+try {
+  await app.listen({ host: config.host, port: config.port });
+} catch (err) {
+  logger.fatal({ err }, 'api failed to start');
+  await shutdown('start failed');
+  process.exit(1);
+}

@@ -1,0 +1,163 @@
+import { createLogger, JobSpec, JobStore, type RankTask, type WorkerRegistration } from '@trainyard/core';
+import { Queue } from 'bullmq';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type RedisFixture, redisFixture } from '../../../test/helpers.js';
+import { createScheduler, type Scheduler } from './scheduler.js';
+
+const specFor = (workers: number) =>
+  JobSpec.parse({
+    model: { family: 'mlp', hidden: [8] },
+    dataset: { name: 'mnist', trainSize: 100, testSize: 10 },
+    workers,
+    batchSize: 12,
+    optimizer: { name: 'sgd', learningRate: 0.1 },
+    epochs: 1,
+  });
+
+describe('scheduler (real Redis, real BullMQ)', () => {
+  let fx: RedisFixture;
+  let store: JobStore;
+  let scheduler: Scheduler;
+  const queues: Queue[] = [];
+
+  const queue = (name: string) => {
+    const q = new Queue(name, { connection: fx.redis, prefix: fx.keys.bullPrefix() });
+    queues.push(q);
+    return q;
+  };
+
+  const addWorker = async (workerId: string, running: string | null = null) => {
+    const reg: WorkerRegistration = {
+      workerId,
+      host: 'test',
+      pid: 1,
+      slots: 1,
+      backend: { name: 'cpu', version: '4.22.0', gpu: null },
+      metricsUrl: null,
+      registeredAt: new Date().toISOString(),
+    };
+    await fx.redis.hset(fx.keys.workers(), workerId, JSON.stringify(reg));
+    await fx.redis.set(
+      fx.keys.workerHeartbeat(workerId),
+      JSON.stringify({ workerId, ts: reg.registeredAt, running }),
+      'PX',
+      60_000,
+    );
+  };
+
+  const submit = async (workers: number) => {
+    const { job } = await store.create(specFor(workers));
+    await queue(fx.keys.submissionsQueue()).add(
+      'submit',
+      { jobId: job.id, submittedAt: job.createdAt },
+      { jobId: job.id },
+    );
+    return job.id;
+  };
+
+  const tasksOf = async (workerId: string): Promise<RankTask[]> =>
+    (await queue(fx.keys.workerQueue(workerId)).getJobs(['waiting', 'wait', 'prioritized'])).map(
+      (j) => j.data as RankTask,
+    );
+
+  const waitUntil = async (what: string, check: () => Promise<boolean>) => {
+    const deadline = Date.now() + 10_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  beforeEach(async () => {
+    fx = await redisFixture();
+    store = new JobStore(fx.redis, fx.keys);
+    scheduler = createScheduler({
+      redis: fx.redis,
+      connect: () => fx.redis.duplicate(),
+      keys: fx.keys,
+      logger: createLogger('scheduler-test', 'silent'),
+      tickMs: 200,
+      forgetLostWorkerMs: 300,
+    });
+  });
+
+  afterEach(async () => {
+    await scheduler.close();
+    await Promise.all(queues.splice(0).map((q) => q.close()));
+    await fx.cleanup();
+  });
+
+  it('places a gang only when all its ranks fit, lets a smaller job pass it, and dispatches one task per rank', async () => {
+    await addWorker('w-a');
+    await addWorker('w-b');
+    await scheduler.start();
+    const big = await submit(3);
+    const small = await submit(2);
+    await waitUntil(
+      'the small job to be placed',
+      async () => (await store.mustGet(small)).state === 'PLACED',
+    );
+    expect((await store.mustGet(big)).state).toBe('QUEUED');
+    expect(await fx.redis.zrange(fx.keys.pending(), 0, -1)).toEqual([big]);
+    const placement = (await store.mustGet(small)).placement!;
+    expect(placement.map((p) => p.workerId).sort()).toEqual(['w-a', 'w-b']);
+    for (const p of placement) {
+      expect(await tasksOf(p.workerId)).toEqual([{ jobId: small, generation: 1, rank: p.rank, world: 2 }]);
+    }
+    // A third worker does not make the 3-rank job fit while two are busy.
+    await addWorker('w-c');
+    await scheduler.tick();
+    expect((await store.mustGet(big)).state).toBe('QUEUED');
+
+    // The small job ends; its workers are released once they stop running it, and the big job fits.
+    await store.change(small, { to: 'CANCELLED', from: ['PLACED'] });
+    await scheduler.tick();
+    await waitUntil('the big job to be placed', async () => (await store.mustGet(big)).state === 'PLACED');
+    expect((await store.mustGet(big)).placement!.map((p) => p.workerId).sort()).toEqual([
+      'w-a',
+      'w-b',
+      'w-c',
+    ]);
+  });
+
+  it('schedules a QUEUED job whose submission never reached the queue', async () => {
+    await addWorker('w-a');
+    const { job } = await store.create(specFor(1)); // record written, enqueue "lost"
+    await scheduler.start();
+    await waitUntil('the job to be placed', async () => (await store.mustGet(job.id)).state === 'PLACED');
+  });
+
+  it('does not reuse a worker that still runs a rank of an ended job', async () => {
+    await addWorker('w-a');
+    await scheduler.start();
+    const first = await submit(1);
+    await waitUntil('placement', async () => (await store.mustGet(first)).state === 'PLACED');
+    await addWorker('w-a', `${first}:1:0`); // the worker reports it is running the rank
+    await store.change(first, { to: 'CANCELLED', from: ['PLACED'] });
+    const second = await submit(1);
+    await scheduler.tick();
+    await scheduler.tick();
+    expect((await store.mustGet(second)).state).toBe('QUEUED');
+    await addWorker('w-a', null); // the rank stopped
+    await waitUntil(
+      'the second job to be placed',
+      async () => (await store.mustGet(second)).state === 'PLACED',
+    );
+  });
+
+  it('fails a live job whose worker stopped heartbeating, and forgets the lost worker', async () => {
+    await addWorker('w-a');
+    await scheduler.start();
+    const id = await submit(1);
+    await waitUntil('placement', async () => (await store.mustGet(id)).state === 'PLACED');
+    await fx.redis.del(fx.keys.workerHeartbeat('w-a'));
+    await waitUntil('the job to fail', async () => (await store.mustGet(id)).state === 'FAILED');
+    const job = await store.mustGet(id);
+    expect(job.error).toMatchObject({ code: 'TRAINYARD_ERR_RANK_FAILED', rank: 0, workerId: 'w-a' });
+    expect(job.error!.message).toMatch(/stopped heartbeating/);
+    await waitUntil(
+      'the worker to be forgotten',
+      async () => (await fx.redis.hexists(fx.keys.workers(), 'w-a')) === 0,
+    );
+  });
+});
