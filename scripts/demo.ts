@@ -31,18 +31,19 @@ const spec = {
 const tty = process.stdout.isTTY;
 const say = (line: string) => process.stdout.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
 let cluster: LocalCluster | null = null;
-let exiting = false;
+let exiting: Promise<never> | null = null;
 
-async function shutdown(code: number, why?: string): Promise<never> {
-  if (!exiting) {
-    exiting = true;
+/** Stops the cluster once and exits; a second call (e.g. the stream breaking while the cluster stops) waits for the first. */
+function shutdown(code: number, why?: string): Promise<never> {
+  exiting ??= (async () => {
     if (why) say(why);
     if (cluster) {
       say('stopping the local cluster ...');
       await cluster.stop();
     }
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return exiting;
 }
 
 process.on('SIGINT', () => void shutdown(130, '\ninterrupted: stopping every process the demo started'));
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     workers,
     ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
   });
-  say(`  api        ${cluster.apiUrl}   (redis ${cluster.redisUrl})`);
+  say(`  api at     ${cluster.apiUrl}   (redis at ${cluster.redisUrl})`);
   for (const s of cluster.services) say(`  ${s.name.padEnd(10)} pid ${s.child.pid}   log ${s.logFile}`);
   say(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
