@@ -13,6 +13,6 @@ export { type ErrorBody, toPublicError } from './error-handler.js';
 export { type HttpMetrics, UNMATCHED_ROUTE } from './http-metrics.js';
 export { JobEventStream, type JobEventStreamState } from './job-event-stream.js';
 export { jobLocation } from './routes/jobs.js';
-export { type CleanupStep, closeAppWithGrace, createShutdown } from './shutdown.js';
+export { closeAppWithGrace } from './shutdown.js';
 export { formatSseMessage, type ParsedSseMessage, parseSseMessages } from './sse.js';
 export { type ApiIssue, toApiIssues } from './validation.js';

@@ -4,13 +4,15 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  createShutdown,
+  exitOnSignals,
   JobStore,
   type Submission,
 } from '@trainyard/core';
 import { Queue } from 'bullmq';
 import { buildApp } from './app.js';
 import { loadApiConfig } from './config.js';
-import { closeAppWithGrace, createShutdown } from './shutdown.js';
+import { closeAppWithGrace } from './shutdown.js';
 
 // Wiring only: config -> dependencies -> listen -> signal handlers.
 const config = loadApiConfig(process.env);
@@ -44,11 +46,7 @@ const shutdown = createShutdown(
   ],
   logger,
 );
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void shutdown(signal).then(() => process.exit(0));
-  });
-}
+exitOnSignals(shutdown, config.shutdownGraceMs + 5_000);
 
 try {
   await app.listen({ host: config.host, port: config.port });

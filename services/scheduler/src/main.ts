@@ -4,6 +4,8 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  createShutdown,
+  exitOnSignals,
   serveMetrics,
 } from '@trainyard/core';
 import { loadSchedulerConfig } from './config.js';
@@ -29,17 +31,13 @@ const scheduler = createScheduler({
 await scheduler.start();
 logger.info({ metricsUrl: metricsServer.url }, 'metrics served');
 
-let stopping = false;
-const stop = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  const force = setTimeout(() => process.exit(1), 10_000);
-  force.unref();
-  await scheduler.close();
-  await metricsServer.close();
-  await closeRedis(redis);
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+exitOnSignals(
+  createShutdown(
+    [
+      { name: 'scheduler', run: () => scheduler.close() },
+      { name: 'metrics server', run: () => metricsServer.close() },
+      { name: 'redis', run: () => closeRedis(redis) },
+    ],
+    logger,
+  ),
+);

@@ -7,6 +7,7 @@ import {
   LuaScript,
   type RankTask,
   type Redis,
+  runCleanup,
   StoreResult,
   Submission,
 } from '@trainyard/core';
@@ -252,19 +253,21 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       closing ??= (async () => {
         state = 'closing';
         if (timer) clearInterval(timer);
-        const steps: [string, () => Promise<unknown>][] = [
-          ['submissions worker', async () => submissionsWorker?.close()],
-          ['pending pass', async () => ticking],
-          ['worker queues', async () => Promise.all([...workerQueues.values()].map((q) => q.close()))],
-          ['submissions connection', async () => submissionsConnection && closeRedis(submissionsConnection)],
-        ];
-        for (const [name, step] of steps) {
-          try {
-            await step();
-          } catch (err) {
-            logger.warn({ err }, `close: ${name} failed`);
-          }
-        }
+        await runCleanup(
+          [
+            { name: 'submissions worker', run: async () => submissionsWorker?.close() },
+            { name: 'pending pass', run: async () => ticking },
+            {
+              name: 'worker queues',
+              run: async () => Promise.all([...workerQueues.values()].map((q) => q.close())),
+            },
+            {
+              name: 'submissions connection',
+              run: async () => submissionsConnection && closeRedis(submissionsConnection),
+            },
+          ],
+          logger,
+        );
         state = 'closed';
       })();
       return closing;

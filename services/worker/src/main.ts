@@ -4,6 +4,8 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  createShutdown,
+  exitOnSignals,
   serveMetrics,
 } from '@trainyard/core';
 import { initBackend } from '@trainyard/engine';
@@ -36,17 +38,13 @@ const worker = createWorker({
 });
 await worker.start();
 
-let stopping = false;
-const stop = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  const force = setTimeout(() => process.exit(1), 10_000);
-  force.unref();
-  await worker.close();
-  await metricsServer.close();
-  await closeRedis(redis);
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+exitOnSignals(
+  createShutdown(
+    [
+      { name: 'worker', run: () => worker.close() },
+      { name: 'metrics server', run: () => metricsServer.close() },
+      { name: 'redis', run: () => closeRedis(redis) },
+    ],
+    logger,
+  ),
+);

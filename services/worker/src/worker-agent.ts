@@ -8,6 +8,7 @@ import {
   type Logger,
   RankTask,
   type Redis,
+  runCleanup,
   type WorkerHeartbeat,
   type WorkerRegistration,
 } from '@trainyard/core';
@@ -152,20 +153,16 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
         state = 'closing';
         stopAll.abort();
         if (heartbeatTimer) clearInterval(heartbeatTimer);
-        const steps: [string, () => Promise<unknown>][] = [
-          ['queue worker', async () => queueWorker?.close()],
-          ['registration', async () => redis.hdel(keys.workers(), workerId)],
-          ['heartbeat', async () => redis.del(keys.workerHeartbeat(workerId))],
-          ['queue connection', async () => queueConnection && closeRedis(queueConnection)],
-          ['rank connection', async () => rankConnection && closeRedis(rankConnection)],
-        ];
-        for (const [name, step] of steps) {
-          try {
-            await step();
-          } catch (err) {
-            log.warn({ err }, `close: ${name} failed`);
-          }
-        }
+        await runCleanup(
+          [
+            { name: 'queue worker', run: async () => queueWorker?.close() },
+            { name: 'registration', run: async () => redis.hdel(keys.workers(), workerId) },
+            { name: 'heartbeat', run: async () => redis.del(keys.workerHeartbeat(workerId)) },
+            { name: 'queue connection', run: async () => queueConnection && closeRedis(queueConnection) },
+            { name: 'rank connection', run: async () => rankConnection && closeRedis(rankConnection) },
+          ],
+          log,
+        );
         state = 'closed';
       })();
       return closing;
