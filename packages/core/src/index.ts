@@ -30,7 +30,9 @@ export {
 } from './job-record.js';
 export {
   CheckpointSpec,
+  CnnModelSpec,
   CollectiveSpec,
+  ConvBlockSpec,
   DatasetSpec,
   JobSpec,
   type JobSpecInput,

@@ -23,7 +23,25 @@ export const MlpModelSpec = z.strictObject({
   activation: z.enum(['relu', 'tanh', 'sigmoid']).default('relu'),
 });
 
-export const ModelSpec = z.discriminatedUnion('family', [MlpModelSpec]);
+export const ConvBlockSpec = z.strictObject({
+  filters: int(1, 512),
+  kernelSize: int(1, 11),
+  strides: int(1, 4).default(1),
+  padding: z.enum(['valid', 'same']).default('valid'),
+  /** Max-pooling window (and stride) after the convolution; 1 = no pooling. */
+  pool: int(1, 4).default(2),
+});
+
+export const CnnModelSpec = z.strictObject({
+  family: z.literal('cnn'),
+  /** Convolution blocks: conv -> activation -> max-pool, in order. */
+  conv: z.array(ConvBlockSpec).min(1).max(8),
+  /** Hidden dense layers after flattening; the output layer comes from the dataset. */
+  dense: z.array(int(1, LIMITS.maxUnits)).max(LIMITS.maxHiddenLayers).default([64]),
+  activation: z.enum(['relu', 'tanh', 'sigmoid']).default('relu'),
+});
+
+export const ModelSpec = z.discriminatedUnion('family', [MlpModelSpec, CnnModelSpec]);
 
 export const MnistDatasetSpec = z.strictObject({
   name: z.literal('mnist'),
@@ -68,6 +86,11 @@ export const JobSpec = z
     epochs: int(1, LIMITS.maxEpochs),
     seed: int(0, 2 ** 32 - 1).default(0),
     checkpoint: CheckpointSpec.default({ everySteps: 100 }),
+    /**
+     * Backends differ numerically, so by default every rank of a job runs on the same one
+     * (the scheduler only places the job on workers of one backend).
+     */
+    allowMixedBackends: z.boolean().default(false),
     collective: CollectiveSpec.default({ timeoutMs: 60_000 }),
   })
   .superRefine((spec, ctx) => {
@@ -76,6 +99,25 @@ export const JobSpec = z
         code: 'custom',
         path: ['batchSize'],
         message: `batchSize ${spec.batchSize} must be divisible by workers ${spec.workers}`,
+      });
+    }
+    if (spec.model.family === 'cnn') {
+      // Each block must leave a feature map of at least 1x1 on the dataset's 28x28 images.
+      let size = 28;
+      spec.model.conv.forEach((block, i) => {
+        const conv =
+          block.padding === 'same'
+            ? Math.ceil(size / block.strides)
+            : Math.floor((size - block.kernelSize) / block.strides) + 1;
+        const pooled = Math.floor(conv / block.pool);
+        if (conv < 1 || pooled < 1) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['model', 'conv', i],
+            message: `block ${i} gets a ${size}x${size} input and would leave no output (conv ${conv}, pooled ${pooled})`,
+          });
+        }
+        size = Math.max(pooled, 1);
       });
     }
     const { trainSize, testSize } = spec.dataset;

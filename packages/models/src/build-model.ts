@@ -29,6 +29,29 @@ export function buildModel(
       model.add(tf.layers.dense({ units: numClasses }));
       break;
     }
+    case 'cnn': {
+      if (inputShape.length !== 3) {
+        throw new RangeError(`a cnn needs [height, width, channels] samples, got [${inputShape.join(', ')}]`);
+      }
+      model = tf.sequential();
+      spec.conv.forEach((block, i) => {
+        model.add(
+          tf.layers.conv2d({
+            filters: block.filters,
+            kernelSize: block.kernelSize,
+            strides: block.strides,
+            padding: block.padding,
+            activation: spec.activation,
+            ...(i === 0 ? { inputShape: inputShape.slice() } : {}),
+          }),
+        );
+        if (block.pool > 1) model.add(tf.layers.maxPooling2d({ poolSize: block.pool, strides: block.pool }));
+      });
+      model.add(tf.layers.flatten());
+      for (const units of spec.dense) model.add(tf.layers.dense({ units, activation: spec.activation }));
+      model.add(tf.layers.dense({ units: numClasses }));
+      break;
+    }
   }
   seedWeights(model, seed);
   return model;

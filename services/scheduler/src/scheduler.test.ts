@@ -26,13 +26,13 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     return q;
   };
 
-  const addWorker = async (workerId: string, running: string | null = null) => {
+  const addWorker = async (workerId: string, running: string | null = null, backend = 'cpu') => {
     const reg: WorkerRegistration = {
       workerId,
       host: 'test',
       pid: 1,
       slots: 1,
-      backend: { name: 'cpu', version: '4.22.0', gpu: null },
+      backend: { name: backend, version: '4.22.0', gpu: null },
       metricsUrl: null,
       registeredAt: new Date().toISOString(),
     };
@@ -45,8 +45,8 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     );
   };
 
-  const submit = async (workers: number) => {
-    const { job } = await store.create(specFor(workers));
+  const submit = async (workers: number, allowMixedBackends = false) => {
+    const { job } = await store.create({ ...specFor(workers), allowMixedBackends });
     await queue(fx.keys.submissionsQueue()).add(
       'submit',
       { jobId: job.id, submittedAt: job.createdAt },
@@ -118,6 +118,24 @@ describe('scheduler (real Redis, real BullMQ)', () => {
       'w-b',
       'w-c',
     ]);
+  });
+
+  it('places a gang on one backend only, unless the spec allows mixed backends', async () => {
+    await addWorker('w-cpu', null, 'cpu');
+    await addWorker('w-wasm', null, 'wasm');
+    await scheduler.start();
+    const strict = await submit(2);
+    await scheduler.tick();
+    expect((await store.mustGet(strict)).state).toBe('QUEUED');
+    const log = (await store.readEvents(strict, '0')).find((e) => e.event.type === 'log');
+    expect(log?.event).toMatchObject({ level: 'warn', message: expect.stringMatching(/cpu: 1, wasm: 1|wasm: 1, cpu: 1/) });
+    await addWorker('w-wasm-2', null, 'wasm');
+    await waitUntil('the strict job on the two wasm workers', async () => (await store.mustGet(strict)).state === 'PLACED');
+    expect((await store.mustGet(strict)).placement!.map((p) => p.workerId).sort()).toEqual(['w-wasm', 'w-wasm-2']);
+    await addWorker('w-tf', null, 'tensorflow');
+    const mixed = await submit(2, true);
+    await waitUntil('the mixed job', async () => (await store.mustGet(mixed)).state === 'PLACED');
+    expect((await store.mustGet(mixed)).placement!.map((p) => p.workerId).sort()).toEqual(['w-cpu', 'w-tf']);
   });
 
   it('schedules a QUEUED job whose submission never reached the queue', async () => {

@@ -52,6 +52,33 @@ return 0
 
 const SWEEP_EVERY = 30;
 
+/** Backends from fastest to slowest: a gang goes to the fastest backend that has room. */
+const BACKEND_ORDER = ['tensorflow', 'wasm', 'cpu'];
+
+function countBy<T>(items: readonly T[], key: (t: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
+  return out;
+}
+
+/**
+ * `world` free workers for one job: all on one backend (the fastest that has room), or any
+ * when the spec allows mixed backends. Null when no such gang exists now.
+ */
+export function chooseGang(free: readonly PoolMember[], world: number, allowMixed: boolean): PoolMember[] | null {
+  if (free.length < world) return null;
+  if (allowMixed) return free.slice(0, world);
+  const groups = new Map<string, PoolMember[]>();
+  for (const m of free) {
+    const name = m.registration.backend.name;
+    groups.set(name, [...(groups.get(name) ?? []), m]);
+  }
+  const rank = (name: string) => (BACKEND_ORDER.includes(name) ? BACKEND_ORDER.indexOf(name) : BACKEND_ORDER.length);
+  const ordered = [...groups.entries()].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1));
+  const fit = ordered.find(([, members]) => members.length >= world);
+  return fit ? fit[1].slice(0, world) : null;
+}
+
 /**
  * The scheduler: keeps the pending set (from the submissions queue), the pool (from
  * heartbeats) and every placement. A job is placed only when all its ranks fit at once
@@ -70,6 +97,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let again = false;
   let closing: Promise<void> | null = null;
   const lostSince = new Map<string, number>();
+  const toldMixed = new Set<string>();
 
   const queueFor = (workerId: string): Queue => {
     let q = workerQueues.get(workerId);
@@ -141,7 +169,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   };
 
   const place = async (pool: PoolMember[]) => {
-    const free = pool.filter((m) => memberState(m) === 'free').map((m) => m.registration.workerId);
+    const free = pool.filter((m) => memberState(m) === 'free');
     const pending = await redis.zrange(keys.pending(), 0, -1);
     for (const jobId of pending) {
       const job = await store.get(jobId);
@@ -151,14 +179,33 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       }
       const world = job.spec.workers;
       if (world > free.length) continue; // backfill: smaller jobs behind it may still fit
-      const chosen = free.slice(0, world);
+      const gang = chooseGang(free, world, job.spec.allowMixedBackends);
+      if (!gang) {
+        if (!toldMixed.has(jobId)) {
+          toldMixed.add(jobId);
+          const byBackend = countBy(free, (m) => m.registration.backend.name);
+          await store.appendEvent(jobId, {
+            type: 'log',
+            ts: new Date().toISOString(),
+            generation: job.generation,
+            level: 'warn',
+            message:
+              `waiting: ${free.length} free workers, but no ${world} on one backend ` +
+              `(${Object.entries(byBackend).map(([b, n]) => `${b}: ${n}`).join(', ')}); ` +
+              'set allowMixedBackends to run across backends',
+          });
+        }
+        continue;
+      }
+      const chosen = gang.map((m) => m.registration.workerId);
       const t0 = performance.now();
       const placed = await store.place(jobId, chosen);
       if (placed.result !== StoreResult.OK) {
         logger.info({ jobId, placed }, 'placement not applied');
         continue;
       }
-      free.splice(0, world);
+      for (const m of gang) free.splice(free.indexOf(m), 1);
+      toldMixed.delete(jobId);
       const generation = placed.generation!;
       await Promise.all(
         chosen.map((workerId, rank) => {

@@ -133,7 +133,7 @@ async function train(
   const data = (ctx.loadData ?? loadDataset)(spec.dataset);
   const { train: trainSet, test } = data;
   const program = new ClassifierProgram(
-    buildModel(spec.model, [trainSet.featureSize], trainSet.numClasses, spec.seed),
+    buildModel(spec.model, trainSet.sampleShape, trainSet.numClasses, spec.seed),
     createOptimizer(spec.optimizer),
     trainSet.numClasses,
   );

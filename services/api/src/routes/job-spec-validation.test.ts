@@ -48,7 +48,30 @@ const cases: ReadonlyArray<readonly [string, Mutate, string]> = [
   // model
   ['model missing', unset('model'), 'model'],
   ['model not an object', set('model', 'mlp'), 'model'],
-  ['model family unknown', set('model.family', 'cnn'), 'model.family'],
+  ['model family unknown', set('model.family', 'rnn'), 'model.family'],
+  ['cnn without conv blocks', set('model', { family: 'cnn' }), 'model.conv'],
+  [
+    'cnn with an mlp field',
+    set('model', { family: 'cnn', conv: [{ filters: 8, kernelSize: 3 }], hidden: [8] }),
+    'model.hidden',
+  ],
+  [
+    'cnn kernel too large',
+    set('model', { family: 'cnn', conv: [{ filters: 8, kernelSize: 12 }] }),
+    'model.conv.0.kernelSize',
+  ],
+  [
+    'cnn that shrinks the digits to nothing',
+    set('model', {
+      family: 'cnn',
+      conv: [
+        { filters: 8, kernelSize: 11 },
+        { filters: 8, kernelSize: 11 },
+      ],
+    }),
+    'model.conv.1',
+  ],
+  ['allowMixedBackends not a boolean', set('allowMixedBackends', 'yes'), 'allowMixedBackends'],
   ['model hidden missing', unset('model.hidden'), 'model.hidden'],
   ['model hidden empty', set('model.hidden', []), 'model.hidden'],
   ['model hidden too many layers', set('model.hidden', Array(17).fill(8)), 'model.hidden'],
