@@ -78,3 +78,4 @@ export { closeRedis, createRedis, Redis } from './redis.js';
 export { type RandomState, SeededRandom, seededPermutation } from './seeded-random.js';
 export { type CleanupStep, createShutdown, exitOnSignals, runCleanup } from './shutdown.js';
 export { RankTask, Submission, WorkerHeartbeat, WorkerRegistration } from './worker-info.js';
+export { type MemberState, memberState, type PoolMember, readPool } from './worker-pool.js';

@@ -7,6 +7,7 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMetricsRoute } from './routes/metrics.js';
+import { registerWorkerRoutes } from './routes/workers.js';
 
 /** Everything the api needs, built by `main.ts` (or a test) and passed in. */
 export interface ApiDeps {
@@ -80,6 +81,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   });
   registerMetricsRoute(app, deps.metrics);
   registerJobRoutes(app, { store: deps.store, submissions: deps.submissions });
+  registerWorkerRoutes(app, { redis: deps.redis, keys: deps.keys });
   registerEventRoutes(app, {
     store: deps.store,
     openConnection: deps.openEventsConnection ?? (() => deps.redis.duplicate()),

@@ -5,6 +5,11 @@
  *   await scheduler.start();
  */
 export { loadSchedulerConfig, SchedulerConfig } from './config.js';
-export { memberState, type PoolMember, readPool } from './pool.js';
-export { createScheduler, type Scheduler, type SchedulerDeps, type SchedulerState } from './scheduler.js';
+export {
+  chooseGang,
+  createScheduler,
+  type Scheduler,
+  type SchedulerDeps,
+  type SchedulerState,
+} from './scheduler.js';
 export { createSchedulerMetrics, type SchedulerMetrics } from './scheduler-metrics.js';

@@ -5,10 +5,12 @@ import {
   Histogram,
   JOB_STATES,
   type Keys,
+  memberState,
+  type PoolMember,
   type Redis,
   type Registry,
+  readPool,
 } from '@trainyard/core';
-import { memberState, readPool } from './pool.js';
 
 export interface SchedulerMetrics {
   readonly placements: Counter;

@@ -128,10 +128,19 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     await scheduler.tick();
     expect((await store.mustGet(strict)).state).toBe('QUEUED');
     const log = (await store.readEvents(strict, '0')).find((e) => e.event.type === 'log');
-    expect(log?.event).toMatchObject({ level: 'warn', message: expect.stringMatching(/cpu: 1, wasm: 1|wasm: 1, cpu: 1/) });
+    expect(log?.event).toMatchObject({
+      level: 'warn',
+      message: expect.stringMatching(/cpu: 1, wasm: 1|wasm: 1, cpu: 1/),
+    });
     await addWorker('w-wasm-2', null, 'wasm');
-    await waitUntil('the strict job on the two wasm workers', async () => (await store.mustGet(strict)).state === 'PLACED');
-    expect((await store.mustGet(strict)).placement!.map((p) => p.workerId).sort()).toEqual(['w-wasm', 'w-wasm-2']);
+    await waitUntil(
+      'the strict job on the two wasm workers',
+      async () => (await store.mustGet(strict)).state === 'PLACED',
+    );
+    expect((await store.mustGet(strict)).placement!.map((p) => p.workerId).sort()).toEqual([
+      'w-wasm',
+      'w-wasm-2',
+    ]);
     await addWorker('w-tf', null, 'tensorflow');
     const mixed = await submit(2, true);
     await waitUntil('the mixed job', async () => (await store.mustGet(mixed)).state === 'PLACED');

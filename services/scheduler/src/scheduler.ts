@@ -5,14 +5,16 @@ import {
   type Keys,
   type Logger,
   LuaScript,
+  memberState,
+  type PoolMember,
   type RankTask,
   type Redis,
+  readPool,
   runCleanup,
   StoreResult,
   Submission,
 } from '@trainyard/core';
 import { type Job, Queue, Worker as QueueWorker } from 'bullmq';
-import { memberState, type PoolMember, readPool } from './pool.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
 
 export interface SchedulerDeps {
@@ -65,7 +67,11 @@ function countBy<T>(items: readonly T[], key: (t: T) => string): Record<string, 
  * `world` free workers for one job: all on one backend (the fastest that has room), or any
  * when the spec allows mixed backends. Null when no such gang exists now.
  */
-export function chooseGang(free: readonly PoolMember[], world: number, allowMixed: boolean): PoolMember[] | null {
+export function chooseGang(
+  free: readonly PoolMember[],
+  world: number,
+  allowMixed: boolean,
+): PoolMember[] | null {
   if (free.length < world) return null;
   if (allowMixed) return free.slice(0, world);
   const groups = new Map<string, PoolMember[]>();
@@ -73,7 +79,8 @@ export function chooseGang(free: readonly PoolMember[], world: number, allowMixe
     const name = m.registration.backend.name;
     groups.set(name, [...(groups.get(name) ?? []), m]);
   }
-  const rank = (name: string) => (BACKEND_ORDER.includes(name) ? BACKEND_ORDER.indexOf(name) : BACKEND_ORDER.length);
+  const rank = (name: string) =>
+    BACKEND_ORDER.includes(name) ? BACKEND_ORDER.indexOf(name) : BACKEND_ORDER.length;
   const ordered = [...groups.entries()].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1));
   const fit = ordered.find(([, members]) => members.length >= world);
   return fit ? fit[1].slice(0, world) : null;
@@ -191,7 +198,9 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
             level: 'warn',
             message:
               `waiting: ${free.length} free workers, but no ${world} on one backend ` +
-              `(${Object.entries(byBackend).map(([b, n]) => `${b}: ${n}`).join(', ')}); ` +
+              `(${Object.entries(byBackend)
+                .map(([b, n]) => `${b}: ${n}`)
+                .join(', ')}); ` +
               'set allowMixedBackends to run across backends',
           });
         }

@@ -1,4 +1,6 @@
-import { type Keys, type Redis, WorkerHeartbeat, WorkerRegistration } from '@trainyard/core';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import { WorkerHeartbeat, WorkerRegistration } from './worker-info.js';
 
 /** A worker as the scheduler sees it, from its registration, heartbeat and assignment. */
 export interface PoolMember {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs one Trainyard worker process per device, as a pod's entrypoint would:
+#   - on a GPU machine, one per visible GPU, each with CUDA_VISIBLE_DEVICES=<index>
+#     (tfjs-node-gpu cannot choose a device per op, so each process must see exactly one);
+#   - elsewhere, one per CPU core (the wasm backend runs one thread in Node).
+# WORKER_ID defaults to <hostname>-gpu<i> / <hostname>-cpu<i>. SIGTERM/SIGINT reach every
+# worker (each drains and exits); if one worker exits, the others are stopped too, so the
+# pod restarts whole.
+#   WORKERS=2 scripts/worker-per-device.sh     # force a count
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+base="${WORKER_ID_PREFIX:-$(hostname)}"
+gpus=()
+if [ -z "${WORKERS:-}" ] && command -v nvidia-smi >/dev/null 2>&1; then
+  mapfile -t gpus < <(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | tr -d ' ')
+fi
+pids=()
+stop() { kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 0; }
+trap stop TERM INT
+if [ "${#gpus[@]}" -gt 0 ]; then
+  for i in "${gpus[@]}"; do
+    CUDA_VISIBLE_DEVICES="$i" WORKER_ID="${base}-gpu${i}" TRAINYARD_BACKEND="${TRAINYARD_BACKEND:-auto}" \
+      node --import tsx "$ROOT/services/worker/src/main.ts" &
+    pids+=($!)
+  done
+else
+  n="${WORKERS:-$(nproc)}"
+  for ((i = 0; i < n; i++)); do
+    CUDA_VISIBLE_DEVICES="" WORKER_ID="${base}-cpu${i}" node --import tsx "$ROOT/services/worker/src/main.ts" &
+    pids+=($!)
+  done
+fi
+echo "worker-per-device: started ${#pids[@]} workers (pids ${pids[*]})"
+wait -n
+status=$?
+echo "worker-per-device: a worker exited ($status); stopping the others" >&2
+kill -TERM "${pids[@]}" 2>/dev/null
+wait
+exit "$status"
