@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { type BackendInfo, Errors, TrainyardError } from '@trainyard/core';
+import { registerWasmTrainingKernels } from './wasm-kernels/register-wasm-training-kernels.js';
 
 /**
  * Choosing the TensorFlow.js backend. `auto` tries, in order, the native TensorFlow
  * bindings (`@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node`: optional packages,
- * loaded only when installed), then wasm, then the pure-JS cpu backend.
+ * loaded only when installed), then wasm, then the pure-JS cpu backend. Choosing wasm also
+ * registers the training kernels it lacks and its fast matrix products
+ * (`registerWasmTrainingKernels`).
  */
 export const BACKEND_PREFERENCES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
@@ -33,10 +36,12 @@ async function useWasm(): Promise<BackendInfo | null> {
   try {
     if (!(await tf.setBackend('wasm'))) return null;
     await tf.ready();
-    return { name: 'wasm', version: tf.version.tfjs, gpu: null };
   } catch {
     return null;
   }
+  // Outside the try: a failure here is a bug to see, not a reason to fall back to cpu.
+  registerWasmTrainingKernels();
+  return { name: 'wasm', version: tf.version.tfjs, gpu: null };
 }
 
 async function useCpu(): Promise<BackendInfo> {

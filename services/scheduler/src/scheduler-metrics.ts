@@ -6,7 +6,6 @@ import {
   JOB_STATES,
   type Keys,
   memberState,
-  type PoolMember,
   type Redis,
   type Registry,
   readPool,
