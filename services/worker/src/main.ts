@@ -25,6 +25,7 @@ const metricsServer = await serveMetrics(registry, config.METRICS_HOST, config.M
 const redis = createRedis(config.REDIS_URL, `worker-${config.WORKER_ID}`);
 const worker = createWorker({
   workerId: config.WORKER_ID,
+  redisUrl: config.REDIS_URL,
   redis,
   connect: (name) => createRedis(config.REDIS_URL, name),
   keys: createKeys(config.TRAINYARD_PREFIX),

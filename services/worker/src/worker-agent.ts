@@ -9,17 +9,19 @@ import {
   RankTask,
   type Redis,
   runCleanup,
-  type WorkerHeartbeat,
   type WorkerRegistration,
 } from '@trainyard/core';
 import type { TrainTestData } from '@trainyard/data';
 import type { ObjectStore } from '@trainyard/storage';
 import { type Job, Worker as QueueWorker } from 'bullmq';
+import { type Heartbeat, startHeartbeat } from './heartbeat.js';
 import { type RankOutcome, runRank } from './rank-runner.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface WorkerDeps {
   readonly workerId: string;
+  /** The heartbeat thread opens its own connection to this Redis. */
+  readonly redisUrl: string;
   readonly redis: Redis;
   /** Makes a new connection (BullMQ's blocking connection, the collective's). */
   readonly connect: (name: string) => Redis;
@@ -45,7 +47,8 @@ export interface TrainyardWorker {
 }
 
 /**
- * One pod's agent: registers with its capacity and backend, heartbeats, takes rank tasks
+ * One pod's agent: registers with its capacity and backend, heartbeats (from a thread of
+ * its own, so a long step cannot starve it), takes rank tasks
  * from its own BullMQ queue one at a time, runs each with runRank, and stops a rank within
  * seconds when its job is cancelled.
  */
@@ -54,24 +57,17 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
   const store = new JobStore(redis, keys);
   const log = logger.child({ workerId });
   let state: WorkerState = 'created';
-  let running: string | null = null;
-  let heartbeatTimer: NodeJS.Timeout | null = null;
+  let heartbeat: Heartbeat | null = null;
   let queueWorker: QueueWorker | null = null;
   let queueConnection: Redis | null = null;
   let rankConnection: Redis | null = null;
   const stopAll = new AbortController();
   let closing: Promise<void> | null = null;
 
-  const beat = async () => {
-    const hb: WorkerHeartbeat = { workerId, ts: new Date().toISOString(), running };
-    await redis.set(keys.workerHeartbeat(workerId), JSON.stringify(hb), 'PX', deps.heartbeatTtlMs);
-  };
-
   const runTask = async (job: Job): Promise<RankOutcome> => {
     const task = RankTask.parse(job.data);
-    running = `${task.jobId}:${task.generation}:${task.rank}`;
     deps.metrics?.rankRunning.set(1);
-    await beat().catch(() => {});
+    await heartbeat?.setRunning(`${task.jobId}:${task.generation}:${task.rank}`);
     const abort = new AbortController();
     const onStop = () => abort.abort(new Error('worker is shutting down'));
     stopAll.signal.addEventListener('abort', onStop);
@@ -105,13 +101,12 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
     } finally {
       clearInterval(watch);
       stopAll.signal.removeEventListener('abort', onStop);
-      running = null;
       deps.metrics?.rankRunning.set(0);
-      await beat().catch(() => {});
+      await heartbeat?.setRunning(null);
     }
   };
 
-  return {
+  const agent: TrainyardWorker = {
     get state() {
       return state;
     },
@@ -128,11 +123,21 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
         metricsUrl: deps.metricsUrl ?? null,
         registeredAt: new Date().toISOString(),
       };
-      await redis.hset(keys.workers(), workerId, JSON.stringify(registration));
-      await beat();
-      heartbeatTimer = setInterval(() => {
-        beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
-      }, deps.heartbeatMs);
+      heartbeat = await startHeartbeat(
+        {
+          redisUrl: deps.redisUrl,
+          workerId,
+          workersKey: keys.workers(),
+          heartbeatKey: keys.workerHeartbeat(workerId),
+          registration: JSON.stringify(registration),
+          intervalMs: deps.heartbeatMs,
+          ttlMs: deps.heartbeatTtlMs,
+        },
+        (err) => {
+          log.fatal({ err }, 'the heartbeat thread died; this worker can no longer show it is alive');
+          void agent.close();
+        },
+      );
       rankConnection = deps.connect(`worker-${workerId}-rank`);
       queueConnection = deps.connect(`worker-${workerId}-queue`);
       queueWorker = new QueueWorker(keys.workerQueue(workerId), runTask, {
@@ -152,12 +157,10 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
         if (state === 'closed') return;
         state = 'closing';
         stopAll.abort();
-        if (heartbeatTimer) clearInterval(heartbeatTimer);
         await runCleanup(
           [
             { name: 'queue worker', run: async () => queueWorker?.close() },
-            { name: 'registration', run: async () => redis.hdel(keys.workers(), workerId) },
-            { name: 'heartbeat', run: async () => redis.del(keys.workerHeartbeat(workerId)) },
+            { name: 'heartbeat and registration', run: async () => heartbeat?.stop(true) },
             { name: 'queue connection', run: async () => queueConnection && closeRedis(queueConnection) },
             { name: 'rank connection', run: async () => rankConnection && closeRedis(rankConnection) },
           ],
@@ -168,4 +171,5 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
       return closing;
     },
   };
+  return agent;
 }
