@@ -33,7 +33,9 @@ export function compileConfig<T extends z.ZodType>(
   schema: T,
   raw: Record<string, string | undefined>,
 ): Readonly<z.infer<T>> {
-  const parsed = schema.safeParse(raw);
+  // An empty variable (`API_PORT=`) means "not set", not 0 or "".
+  const present = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new TrainyardError(Errors.CONFIG_INVALID, `invalid configuration: ${lines.join('; ')}`, {

@@ -69,6 +69,8 @@ export function isRedisUnavailable(err: unknown): boolean {
   if (err.name === 'MaxRetriesPerRequestError') return true;
   if (err.message === 'Connection is closed.' || err.message.startsWith("Stream isn't writeable"))
     return true;
+  // ioredis's commandTimeout: Redis is connected but does not answer (stalled, partitioned).
+  if (err.message === 'Command timed out') return true;
   const code = (err as { code?: unknown }).code;
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE';
 }

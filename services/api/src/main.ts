@@ -10,7 +10,7 @@ import {
   type Submission,
 } from '@trainyard/core';
 import { Queue } from 'bullmq';
-import { buildApp } from './app.js';
+import { API_DEFAULTS, buildApp } from './app.js';
 import { loadApiConfig } from './config.js';
 import { closeAppWithGrace } from './shutdown.js';
 
@@ -18,8 +18,12 @@ import { closeAppWithGrace } from './shutdown.js';
 const config = loadApiConfig(process.env);
 const logger = createLogger('api', config.logLevel);
 const keys = createKeys(config.prefix);
-// A few retries, then fail the request with 503 REDIS_UNAVAILABLE rather than hold it until Redis returns.
-const redis = createRedis(config.redisUrl, 'trainyard-api', { maxRetriesPerRequest: 2 });
+// A few retries, then fail the request with 503 REDIS_UNAVAILABLE rather than hold it until
+// Redis returns; a Redis that is connected but silent fails the command after 5 s.
+const redis = createRedis(config.redisUrl, 'trainyard-api', {
+  maxRetriesPerRequest: 2,
+  commandTimeout: 5_000,
+});
 redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
 const submissions = new Queue<Submission>(keys.submissionsQueue(), {
   connection: redis,
@@ -36,6 +40,8 @@ const app = buildApp({
   bodyLimit: config.bodyLimitBytes,
   sseHeartbeatMs: config.sseHeartbeatMs,
   readyTimeoutMs: config.readyTimeoutMs,
+  // Event streams block on XREAD for up to sseBlockMs: their connections wait that much longer.
+  openEventsConnection: () => redis.duplicate({ commandTimeout: API_DEFAULTS.sseBlockMs + 5_000 }),
 });
 
 const shutdown = createShutdown(

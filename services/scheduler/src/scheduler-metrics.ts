@@ -11,6 +11,24 @@ import {
   readPool,
 } from '@trainyard/core';
 
+/** How long a scrape waits for Redis before it reports the last values it read. */
+const COLLECT_TIMEOUT_MS = 2_000;
+
+/**
+ * Runs a gauge's Redis reads with a deadline, so a scrape while Redis is down or stalled
+ * still answers (with the gauge's previous values, and the process metrics) instead of hanging.
+ */
+async function bounded(read: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    read().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, COLLECT_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 export interface SchedulerMetrics {
   readonly placements: Counter;
   readonly placementSeconds: Histogram;
@@ -27,7 +45,7 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
     help: 'Jobs submitted and waiting for placement',
     registers,
     async collect() {
-      this.set(await redis.zcard(keys.pending()));
+      await bounded(async () => this.set(await redis.zcard(keys.pending())));
     },
   });
   new Gauge({
@@ -36,16 +54,18 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
     labelNames: ['state'],
     registers,
     async collect() {
-      const ids = await redis.zrevrange(keys.jobIndex(), 0, 999);
-      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<string, number>;
-      if (ids.length > 0) {
-        const pipeline = redis.pipeline();
-        for (const id of ids) pipeline.hget(keys.job(id), 'state');
-        for (const [, state] of (await pipeline.exec()) ?? []) {
-          if (typeof state === 'string' && state in counts) counts[state]!++;
+      await bounded(async () => {
+        const ids = await redis.zrevrange(keys.jobIndex(), 0, 999);
+        const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<string, number>;
+        if (ids.length > 0) {
+          const pipeline = redis.pipeline();
+          for (const id of ids) pipeline.hget(keys.job(id), 'state');
+          for (const [, state] of (await pipeline.exec()) ?? []) {
+            if (typeof state === 'string' && state in counts) counts[state]!++;
+          }
         }
-      }
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      });
     },
   });
   new Gauge({
@@ -54,9 +74,11 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
     labelNames: ['state'],
     registers,
     async collect() {
-      const counts: Record<string, number> = { free: 0, busy: 0, lost: 0 };
-      for (const m of await readPool(redis, keys)) counts[memberState(m)]!++;
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      await bounded(async () => {
+        const counts: Record<string, number> = { free: 0, busy: 0, lost: 0 };
+        for (const m of await readPool(redis, keys)) counts[memberState(m)]!++;
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      });
     },
   });
   return {

@@ -15,6 +15,14 @@ describe('worker config', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('treats an empty variable as unset, and refuses a heartbeat TTL under two intervals', () => {
+    expect(loadWorkerConfig({ WORKER_ID: 'w0', METRICS_PORT: '', HEARTBEAT_MS: ' ' }).METRICS_PORT).toBe(0);
+    expect(loadWorkerConfig({ WORKER_ID: 'w0', HEARTBEAT_MS: '' }).HEARTBEAT_MS).toBe(1000);
+    expect(() =>
+      loadWorkerConfig({ WORKER_ID: 'w0', HEARTBEAT_MS: '1000', HEARTBEAT_TTL_MS: '1500' }),
+    ).toThrow('invalid configuration: HEARTBEAT_TTL_MS: must be at least twice HEARTBEAT_MS');
+  });
+
   it('names every bad variable in one error', () => {
     expect(() =>
       loadWorkerConfig({
