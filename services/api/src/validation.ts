@@ -90,9 +90,14 @@ export const ListJobsQuery = z.strictObject({
 });
 
 /** A Redis stream id (`1700000000000-0`, or `0` for "from the start"). */
+const U64_MAX = 2n ** 64n - 1n;
+
 export const StreamId = z
   .string()
-  .regex(/^\d{1,20}(-\d{1,20})?$/, 'must be a stream id such as 1700000000000-0');
+  .regex(/^\d{1,20}(-\d{1,20})?$/, 'must be a stream id such as 1700000000000-0')
+  .refine((id) => !/^\d+(-\d+)?$/.test(id) || id.split('-').every((part) => BigInt(part) <= U64_MAX), {
+    message: 'must be a stream id whose parts are at most 2^64-1',
+  });
 
 export const EventsQuery = z.strictObject({ after: StreamId.optional() });
 

@@ -240,6 +240,8 @@ describe('GET /v1/jobs/:id/events', () => {
   it.each([
     ['Last-Event-ID', { 'last-event-id': 'abc' }, ''],
     ['after', {}, '?after=1-2-3'],
+    ['Last-Event-ID', { 'last-event-id': '99999999999999999999-0' }, ''],
+    ['after', {}, '?after=1-18446744073709551616'],
     ['from', {}, '?from=0'],
   ])('answers 400 REQUEST_INVALID for a bad %s', async (path, headers, query) => {
     const { fx, base } = await listening();
