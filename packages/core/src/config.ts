@@ -34,7 +34,9 @@ export function compileConfig<T extends z.ZodType>(
   raw: Record<string, string | undefined>,
 ): Readonly<z.infer<T>> {
   // An empty variable (`API_PORT=`) means "not set", not 0 or "".
-  const present = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const present = Object.fromEntries(
+    Object.entries(raw).filter(([, v]) => v !== undefined && v.trim() !== ''),
+  );
   const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);

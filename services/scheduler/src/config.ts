@@ -3,6 +3,8 @@ import { z } from 'zod';
 
 export const SchedulerConfig = BaseConfig.extend({
   SCHEDULER_TICK_MS: positiveMs.default(1000),
+  /** A worker whose heartbeat expired and that holds no placement is dropped from the pool after this long. */
+  SCHEDULER_FORGET_LOST_WORKER_MS: positiveMs.default(60_000),
   METRICS_HOST: z.string().default('127.0.0.1'),
   /** 0 picks a free port. */
   METRICS_PORT: port.default(0),

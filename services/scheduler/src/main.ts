@@ -27,6 +27,7 @@ const scheduler = createScheduler({
   logger,
   metrics,
   tickMs: config.SCHEDULER_TICK_MS,
+  forgetLostWorkerMs: config.SCHEDULER_FORGET_LOST_WORKER_MS,
 });
 await scheduler.start();
 logger.info({ metricsUrl: metricsServer.url }, 'metrics served');

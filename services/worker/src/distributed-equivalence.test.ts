@@ -80,16 +80,26 @@ describe('distributed equivalence (real processes, real Redis)', () => {
     fx = null;
   });
 
+  const mlp = { family: 'mlp', hidden: [64] };
+  const cnn = {
+    family: 'cnn',
+    conv: [
+      { filters: 4, kernelSize: 3 },
+      { filters: 8, kernelSize: 3 },
+    ],
+    dense: [16],
+  };
   it.each([
-    ['sgd', { name: 'sgd', learningRate: 0.1 }],
-    ['adam', { name: 'adam', learningRate: 0.001 }],
+    ['mlp, sgd', mlp, { name: 'sgd', learningRate: 0.1 }],
+    ['mlp, adam', mlp, { name: 'adam', learningRate: 0.001 }],
+    ['cnn, adam', cnn, { name: 'adam', learningRate: 0.001 }],
   ] as const)(
     '2 ranks x 32 equal 1 rank x 64 after 20 steps (%s)',
-    async (_name, optimizer) => {
+    async (_name, model, optimizer) => {
       fx = await redisFixture();
       const storeDir = mkdtempSync(join(tmpdir(), 'trainyard-equiv-'));
       const base = {
-        model: { family: 'mlp', hidden: [64] },
+        model,
         dataset: { name: 'mnist', trainSize: 1280, testSize: 100, splitSeed: 3 },
         batchSize: 64,
         optimizer,
@@ -102,7 +112,7 @@ describe('distributed equivalence (real processes, real Redis)', () => {
         trainJob(fx, storeDir, JobSpec.parse({ ...base, workers: 1 })),
         trainJob(fx, storeDir, JobSpec.parse({ ...base, workers: 2 })),
       ]);
-      expect(one.length).toBe(784 * 64 + 64 + 64 * 10 + 10);
+      if (model.family === 'mlp') expect(one.length).toBe(784 * 64 + 64 + 64 * 10 + 10);
       const distance = relativeDistance(one, two);
       expect(distance).toBeLessThanOrEqual(1e-5);
       // The training moved the weights far more than the tolerance (the test can fail).
@@ -112,7 +122,7 @@ describe('distributed equivalence (real processes, real Redis)', () => {
         await initBackend('wasm');
         const parsed = JobSpec.parse({ ...base, workers: 1 });
         const p = new ClassifierProgram(
-          buildModel(parsed.model, [784], 10, 11),
+          buildModel(parsed.model, [28, 28, 1], 10, 11),
           createOptimizer(parsed.optimizer),
           10,
         );
