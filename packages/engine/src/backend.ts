@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { type BackendInfo, Errors, TrainyardError } from '@trainyard/core';
+import { visibleGpus } from './gpu-detect.js';
 import { registerWasmTrainingKernels } from './wasm-kernels/register-wasm-training-kernels.js';
 
 /**
@@ -22,10 +23,17 @@ async function tryImport(name: string): Promise<boolean> {
 }
 
 async function useNative(): Promise<BackendInfo | null> {
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+  // The GPU package only when a GPU is visible to this process (one per worker process:
+  // CUDA_VISIBLE_DEVICES names it); without one it would fall back to TensorFlow's CPU kernels
+  // while reporting a GPU.
+  const gpus = visibleGpus();
+  const candidates =
+    gpus.length > 0 ? ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] : ['@tensorflow/tfjs-node'];
+  for (const pkg of candidates) {
     if ((await tryImport(pkg)) && (await tf.setBackend('tensorflow'))) {
       await tf.ready();
-      return { name: 'tensorflow', version: tf.version.tfjs, gpu: pkg.endsWith('-gpu') ? 'cuda' : null };
+      const gpu = pkg.endsWith('-gpu') ? (gpus[0]?.name ?? 'cuda') : null;
+      return { name: 'tensorflow', version: tf.version.tfjs, gpu };
     }
   }
   return null;

@@ -7,7 +7,9 @@
  *
  *   const backend = await initBackend(config.TRAINYARD_BACKEND); // { name: 'wasm', version: '4.22.0', gpu: null }
  */
+
 export { BACKEND_PREFERENCES, type BackendPreference, currentBackend, initBackend } from './backend.js';
+export { parseVisibleGpus, type VisibleGpu, visibleGpus } from './gpu-detect.js';
 export { kernelsMissingOn } from './wasm-kernels/kernel-coverage.js';
 export {
   installWasmMatMulFastPath,
