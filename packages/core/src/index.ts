@@ -27,6 +27,7 @@ export {
   JobProgress,
   JobRecord,
   RankPlacement,
+  RestartRecord,
 } from './job-record.js';
 export {
   CheckpointSpec,
@@ -45,9 +46,11 @@ export {
 } from './job-spec.js';
 export {
   canTransition,
+  isLive,
   isTerminal,
   JOB_STATES,
   type JobState,
+  LIVE_STATES,
   TERMINAL_STATES,
   TRANSITIONS,
 } from './job-state.js';
@@ -56,6 +59,7 @@ export {
   type ChangeResult,
   type CreateResult,
   type EventEntry,
+  type GenerationFailure,
   JobStore,
   type PlaceResult,
   StoreResult,

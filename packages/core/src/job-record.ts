@@ -63,6 +63,17 @@ export const JobFailure = z.object({
 });
 export type JobFailure = z.infer<typeof JobFailure>;
 
+export const RestartRecord = z.object({
+  /** The generation that failed; the job went on as generation + 1. */
+  generation: z.int(),
+  at: z.string(),
+  code: z.string(),
+  reason: z.string(),
+  rank: z.int().nullable(),
+  workerId: z.string().nullable(),
+});
+export type RestartRecord = z.infer<typeof RestartRecord>;
+
 export const JobRecord = z.object({
   id: z.string(),
   tenant: z.string(),
@@ -75,6 +86,8 @@ export const JobRecord = z.object({
   checkpoints: z.array(CheckpointRef),
   evaluation: ClassificationEvaluation.nullable(),
   error: JobFailure.nullable(),
+  /** Every restart so far, oldest first; its length counts against spec.maxRestarts. */
+  restarts: z.array(RestartRecord).default([]),
   createdAt: z.string(),
   updatedAt: z.string(),
   placedAt: z.string().nullable(),

@@ -91,6 +91,11 @@ export const JobSpec = z
      * (the scheduler only places the job on workers of one backend).
      */
     allowMixedBackends: z.boolean().default(false),
+    /**
+     * How many times a failed generation (a rank lost, a collective deadline missed, a rank
+     * crashed) restarts from the latest valid checkpoint before the job is FAILED.
+     */
+    maxRestarts: int(0, 100).default(3),
     collective: CollectiveSpec.default({ timeoutMs: 60_000 }),
   })
   .superRefine((spec, ctx) => {

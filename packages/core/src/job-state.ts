@@ -1,5 +1,13 @@
 /** The job state machine (DESIGN.md, "The job record and its states"). */
-export const JOB_STATES = ['QUEUED', 'PLACED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export const JOB_STATES = [
+  'QUEUED',
+  'PLACED',
+  'RUNNING',
+  'RESTARTING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export const TERMINAL_STATES: readonly JobState[] = Object.freeze(['SUCCEEDED', 'FAILED', 'CANCELLED']);
@@ -7,11 +15,12 @@ export const TERMINAL_STATES: readonly JobState[] = Object.freeze(['SUCCEEDED', 
 /** Allowed predecessors of each state. A terminal state has no successor. */
 export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = Object.freeze({
   QUEUED: [],
-  PLACED: ['QUEUED'],
+  PLACED: ['QUEUED', 'RESTARTING'],
   RUNNING: ['PLACED'],
+  RESTARTING: ['PLACED', 'RUNNING'],
   SUCCEEDED: ['RUNNING'],
-  FAILED: ['QUEUED', 'PLACED', 'RUNNING'],
-  CANCELLED: ['QUEUED', 'PLACED', 'RUNNING'],
+  FAILED: ['QUEUED', 'PLACED', 'RUNNING', 'RESTARTING'],
+  CANCELLED: ['QUEUED', 'PLACED', 'RUNNING', 'RESTARTING'],
 });
 
 export function isTerminal(state: JobState): boolean {
@@ -20,4 +29,11 @@ export function isTerminal(state: JobState): boolean {
 
 export function canTransition(from: JobState, to: JobState): boolean {
   return TRANSITIONS[to].includes(from);
+}
+
+/** States in which a generation's ranks run (a rank in any other state stops). */
+export const LIVE_STATES: readonly JobState[] = Object.freeze(['PLACED', 'RUNNING']);
+
+export function isLive(state: JobState): boolean {
+  return LIVE_STATES.includes(state);
 }

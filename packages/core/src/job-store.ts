@@ -84,14 +84,14 @@ return {1, state}
 // KEYS: 1 job hash, 2 events stream, 3 pending set, 4 assignments hash
 // ARGV: 1 jobId, 2 now ISO, 3 placement JSON, 4 events maxlen, 5 world size W,
 //       6..5+W worker ids (rank order)
-// Returns: {1, generation} placed | {-1, state} not QUEUED (removed from pending)
+// Returns: {1, generation} placed | {-1, state} not QUEUED/RESTARTING (removed from pending)
 //          | {-2, ''} no such job | {-4, workerId} a worker already holds a rank
 const PLACE = new LuaScript(
   'job-place',
   `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then redis.call('ZREM', KEYS[3], ARGV[1]); return {-2, ''} end
-if state ~= 'QUEUED' then redis.call('ZREM', KEYS[3], ARGV[1]); return {-1, state} end
+if state ~= 'QUEUED' and state ~= 'RESTARTING' then redis.call('ZREM', KEYS[3], ARGV[1]); return {-1, state} end
 local w = tonumber(ARGV[5])
 for i = 1, w do
   if redis.call('HEXISTS', KEYS[4], ARGV[5 + i]) == 1 then return {-4, ARGV[5 + i]} end
@@ -108,6 +108,50 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', event)
 return {1, tostring(gen)}
 `,
 );
+
+// KEYS: 1 job hash, 2 events stream, 3 pending set
+// ARGV: 1 jobId, 2 failed generation, 3 now ISO, 4 restart entry JSON, 5 failure JSON,
+//       6 events maxlen, 7 retryable '1'|'0', 8 pending score (ms)
+// Returns: {1, 'RESTARTING'|'FAILED'} applied | {0, state} this generation already ended
+//          | {-2, ''} no such job | {-3, state} another generation is current
+const FAIL_GENERATION = new LuaScript(
+  'job-fail-generation',
+  `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {-2, ''} end
+if redis.call('HGET', KEYS[1], 'generation') ~= ARGV[2] then return {-3, state} end
+if state ~= 'PLACED' and state ~= 'RUNNING' then return {0, state} end
+local spec = cjson.decode(redis.call('HGET', KEYS[1], 'spec'))
+local restarts = cjson.decode(redis.call('HGET', KEYS[1], 'restarts') or '[]')
+local entry = cjson.decode(ARGV[4])
+local gen = tonumber(ARGV[2])
+local target = 'FAILED'
+if ARGV[7] == '1' and #restarts < (tonumber(spec.maxRestarts) or 0) then target = 'RESTARTING' end
+local event = {type = 'state', ts = ARGV[3], state = target, generation = gen, reason = entry.reason}
+if target == 'RESTARTING' then
+  table.insert(restarts, entry)
+  redis.call('HSET', KEYS[1], 'state', target, 'restarts', cjson.encode(restarts), 'updatedAt', ARGV[3])
+  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+else
+  if #restarts > 0 then
+    event.reason = entry.reason .. ' (after ' .. #restarts .. ' restart(s) of at most ' .. (tonumber(spec.maxRestarts) or 0) .. ')'
+  end
+  redis.call('HSET', KEYS[1], 'state', target, 'error', ARGV[5], 'endedAt', cjson.encode(ARGV[3]), 'updatedAt', ARGV[3])
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'e', cjson.encode(event))
+return {1, target}
+`,
+);
+
+/** Why a generation failed, for failGeneration. */
+export interface GenerationFailure {
+  readonly code: string;
+  readonly message: string;
+  readonly rank: number | null;
+  readonly workerId: string | null;
+  /** False for failures a restart cannot cure (bad data, NaN, diverging ranks): the job fails at once. */
+  readonly retryable: boolean;
+}
 
 export interface CreateResult {
   readonly job: JobRecord;
@@ -202,6 +246,7 @@ export class JobStore {
       checkpoints: [],
       evaluation: null,
       error: null,
+      restarts: [],
       createdAt: ts,
       updatedAt: ts,
       placedAt: null,
@@ -319,7 +364,50 @@ export class JobStore {
     );
   }
 
-  /** Places a QUEUED job on the given workers (rank i on workerIds[i]) as its next generation. */
+  /**
+   * Ends a failed generation in one atomic step: the job goes RESTARTING (listed in its
+   * restarts, back in the pending set for the scheduler to place as generation + 1) while
+   * it has restarts left and the failure is retryable, else FAILED with the failure as its
+   * error. Only the first report of a generation counts; later ones change nothing.
+   */
+  async failGeneration(jobId: string, generation: number, failure: GenerationFailure): Promise<ChangeResult> {
+    const now = this.now();
+    const at = now.toISOString();
+    const reason =
+      `${failure.code}: ${failure.message}` +
+      (failure.rank === null
+        ? ''
+        : ` (rank ${failure.rank}${failure.workerId ? ` on ${failure.workerId}` : ''})`);
+    const reply = (await FAIL_GENERATION.run(
+      this.redis,
+      [this.keys.job(jobId), this.keys.jobEvents(jobId), this.keys.pending()],
+      [
+        jobId,
+        String(generation),
+        at,
+        JSON.stringify({
+          generation,
+          at,
+          code: failure.code,
+          reason,
+          rank: failure.rank,
+          workerId: failure.workerId,
+        }),
+        JSON.stringify({
+          code: failure.code,
+          message: failure.message,
+          rank: failure.rank,
+          workerId: failure.workerId,
+        }),
+        EVENTS_MAXLEN,
+        failure.retryable ? '1' : '0',
+        now.getTime(),
+      ],
+    )) as [number, string];
+    return { result: reply[0] as StoreResult, state: (reply[1] || null) as JobState | null };
+  }
+
+  /** Places a QUEUED or RESTARTING job on the given workers (rank i on workerIds[i]) as its next generation. */
   async place(jobId: string, workerIds: readonly string[]): Promise<PlaceResult> {
     const placement: RankPlacement[] = workerIds.map((workerId, rank) => ({ rank, workerId }));
     const reply = (await PLACE.run(

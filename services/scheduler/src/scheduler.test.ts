@@ -45,8 +45,8 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     );
   };
 
-  const submit = async (workers: number, allowMixedBackends = false) => {
-    const { job } = await store.create({ ...specFor(workers), allowMixedBackends });
+  const submit = async (workers: number, allowMixedBackends = false, maxRestarts = 3) => {
+    const { job } = await store.create({ ...specFor(workers), allowMixedBackends, maxRestarts });
     await queue(fx.keys.submissionsQueue()).add(
       'submit',
       { jobId: job.id, submittedAt: job.createdAt },
@@ -172,10 +172,10 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     );
   });
 
-  it('fails a live job whose worker stopped heartbeating, and forgets the lost worker', async () => {
+  it('fails a live job whose worker stopped heartbeating when it has no restarts left, and forgets the lost worker', async () => {
     await addWorker('w-a');
     await scheduler.start();
-    const id = await submit(1);
+    const id = await submit(1, false, 0);
     await waitUntil('placement', async () => (await store.mustGet(id)).state === 'PLACED');
     await fx.redis.del(fx.keys.workerHeartbeat('w-a'));
     await waitUntil('the job to fail', async () => (await store.mustGet(id)).state === 'FAILED');
@@ -186,5 +186,37 @@ describe('scheduler (real Redis, real BullMQ)', () => {
       'the worker to be forgotten',
       async () => (await fx.redis.hexists(fx.keys.workers(), 'w-a')) === 0,
     );
+  });
+
+  it('restarts a generation whose worker was lost on other workers, up to maxRestarts, listing each restart', async () => {
+    await addWorker('w-a');
+    await addWorker('w-b');
+    await scheduler.start();
+    const id = await submit(1, false, 1);
+    await waitUntil('placement', async () => (await store.mustGet(id)).state === 'PLACED');
+    const first = (await store.mustGet(id)).placement![0]!.workerId;
+    await fx.redis.del(fx.keys.workerHeartbeat(first));
+    await waitUntil('generation 2', async () => (await store.mustGet(id)).generation === 2);
+    const second = await store.mustGet(id);
+    expect(second.state).toBe('PLACED');
+    expect(second.placement![0]!.workerId).not.toBe(first);
+    expect(second.restarts).toEqual([
+      expect.objectContaining({ generation: 1, code: 'TRAINYARD_ERR_RANK_FAILED', rank: 0, workerId: first }),
+    ]);
+    const tasks = await tasksOf(second.placement![0]!.workerId);
+    expect(tasks).toContainEqual({ jobId: id, generation: 2, rank: 0, world: 1 });
+    // The second loss exhausts maxRestarts: 1.
+    await fx.redis.del(fx.keys.workerHeartbeat(second.placement![0]!.workerId));
+    await waitUntil('the job to fail', async () => (await store.mustGet(id)).state === 'FAILED');
+    const failed = await store.mustGet(id);
+    expect(failed.restarts).toHaveLength(1);
+    expect(failed.error).toMatchObject({
+      code: 'TRAINYARD_ERR_RANK_FAILED',
+      workerId: second.placement![0]!.workerId,
+    });
+    const states = (await store.readEvents(id, '0'))
+      .filter((e) => e.event.type === 'state')
+      .map((e) => (e.event as { state: string }).state);
+    expect(states).toEqual(['QUEUED', 'PLACED', 'RESTARTING', 'PLACED', 'FAILED']);
   });
 });

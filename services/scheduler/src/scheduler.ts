@@ -1,6 +1,7 @@
 import {
   closeRedis,
-  isTerminal,
+  Errors,
+  isLive,
   JobStore,
   type Keys,
   type Logger,
@@ -146,30 +147,24 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       if (!m.assignment) continue;
       const [jobId, gen] = m.assignment.split(':');
       const s = await store.getState(jobId!);
-      const over = !s || isTerminal(s.state) || String(s.generation) !== gen;
+      const over = !s || !isLive(s.state) || String(s.generation) !== gen;
       const stillRunning = m.heartbeat?.running === m.assignment;
       if (over && !stillRunning) {
         await RELEASE.run(redis, [keys.assignments()], [m.registration.workerId, m.assignment]);
         logger.info({ workerId: m.registration.workerId, assignment: m.assignment }, 'placement released');
       } else if (!over && !m.heartbeat && s) {
-        // The worker is gone while its rank's job is live: the generation cannot finish.
+        // The worker is gone while its rank's generation is live: that generation cannot
+        // finish. It restarts from the latest checkpoint while restarts are left, else fails.
         const rank = Number(m.assignment.split(':')[2]);
-        const reason = `worker ${m.registration.workerId} (rank ${rank}) stopped heartbeating`;
-        const r = await store.change(jobId!, {
-          to: 'FAILED',
-          from: ['PLACED', 'RUNNING'],
-          generation: s.generation,
-          patch: {
-            error: {
-              code: 'TRAINYARD_ERR_RANK_FAILED',
-              message: reason,
-              rank,
-              workerId: m.registration.workerId,
-            },
-          },
-          reason,
+        const r = await store.failGeneration(jobId!, s.generation, {
+          code: Errors.RANK_FAILED.code,
+          message: `worker ${m.registration.workerId} stopped heartbeating`,
+          rank,
+          workerId: m.registration.workerId,
+          retryable: true,
         });
-        if (r.result === StoreResult.OK) logger.warn({ jobId, reason }, 'job failed: worker lost');
+        if (r.result === StoreResult.OK)
+          logger.warn({ jobId, state: r.state, workerId: m.registration.workerId }, 'worker lost');
         await RELEASE.run(redis, [keys.assignments()], [m.registration.workerId, m.assignment]);
       }
     }
@@ -180,7 +175,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const pending = await redis.zrange(keys.pending(), 0, -1);
     for (const jobId of pending) {
       const job = await store.get(jobId);
-      if (job?.state !== 'QUEUED') {
+      if (job?.state !== 'QUEUED' && job?.state !== 'RESTARTING') {
         await redis.zrem(keys.pending(), jobId);
         continue;
       }

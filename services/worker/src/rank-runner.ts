@@ -4,6 +4,7 @@ import {
   type CheckpointRef,
   describeError,
   Errors,
+  isLive,
   isTrainyardError,
   type JobProgress,
   type JobRecord,
@@ -12,12 +13,19 @@ import {
   type Logger,
   type RankTask,
   type Redis,
+  StoreResult,
   specHash,
   TrainyardError,
 } from '@trainyard/core';
 import { EpochPlan, gatherBatch, loadDataset, type TrainTestData } from '@trainyard/data';
-import { buildModel, ClassifierProgram, createOptimizer, encodeNamedArrays } from '@trainyard/models';
-import { type ObjectStore, writeCheckpoint } from '@trainyard/storage';
+import {
+  buildModel,
+  ClassifierProgram,
+  createOptimizer,
+  decodeNamedArrays,
+  encodeNamedArrays,
+} from '@trainyard/models';
+import { type ObjectStore, readCheckpoint, writeCheckpoint } from '@trainyard/storage';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 /** What a rank needs from its worker; a test builds one with a real Redis and no process. */
@@ -41,6 +49,8 @@ export type RankOutcome = 'succeeded' | 'failed' | 'cancelled' | 'stale';
 
 interface RendezvousInfo {
   rank: number;
+  /** The checkpoint step every rank resumes from (0: the start). */
+  resumeStep: number;
   workerId: string;
   weightsHash: string;
   parameterCount: number;
@@ -92,33 +102,84 @@ export async function runRank(ctx: RankContext): Promise<RankOutcome> {
   } catch (err) {
     const current = await store.getState(task.jobId).catch(() => null);
     const endedElsewhere =
-      current !== null &&
-      (current.state === 'CANCELLED' || current.state === 'FAILED' || current.generation !== task.generation);
+      current !== null && (!isLive(current.state) || current.generation !== task.generation);
     if (
       endedElsewhere &&
       (ctx.signal.aborted ||
         isTrainyardError(err, Errors.COLLECTIVE_ABORTED) ||
         isTrainyardError(err, Errors.COLLECTIVE_TIMEOUT))
     ) {
-      log.info({ state: current?.state }, 'rank stopped: the job ended elsewhere');
+      log.info({ state: current?.state }, 'rank stopped: the generation ended elsewhere');
       return current?.state === 'CANCELLED' ? 'cancelled' : 'stale';
     }
     const failure = describeError(err);
-    log.error({ err }, 'rank failed');
-    await store
-      .change(task.jobId, {
-        to: 'FAILED',
-        from: ['PLACED', 'RUNNING'],
-        generation: task.generation,
-        patch: { error: { ...failure, rank: task.rank, workerId: ctx.workerId } },
-        reason: `rank ${task.rank} on ${ctx.workerId}: ${failure.code}: ${failure.message}`,
+    // A failure a restart cannot cure (bad data, NaN, ranks that disagree) fails the job now.
+    const retryable = err instanceof TrainyardError ? err.retryable : true;
+    log.error({ err, retryable }, 'rank failed');
+    const ended = await store
+      .failGeneration(task.jobId, task.generation, {
+        ...failure,
+        rank: task.rank,
+        workerId: ctx.workerId,
+        retryable,
       })
-      .catch((e: unknown) => log.error({ err: e }, 'could not record the failure'));
+      .catch((e: unknown) => {
+        log.error({ err: e }, 'could not record the failure');
+        return null;
+      });
+    if (ended?.result === StoreResult.OK) log.warn({ state: ended.state }, 'generation ended by this rank');
     return 'failed';
   } finally {
     (program as ClassifierProgram | null)?.dispose();
     await collective.close();
   }
+}
+
+interface ResumePoint {
+  readonly step: number;
+  readonly epoch: number;
+  /** The next step to run within `epoch`. */
+  readonly cursor: number;
+}
+
+/**
+ * Loads the newest checkpoint of the job whose manifest verifies (sizes, sha256) and that
+ * belongs to this spec and dataset, falling back to older ones; null when there is none
+ * (a fresh start). Every rank reads the same record, so every rank picks the same one (the
+ * rendezvous checks it).
+ */
+async function loadLatestCheckpoint(
+  ctx: RankContext,
+  job: JobRecord,
+  program: ClassifierProgram,
+  datasetVersion: string,
+  log: Logger,
+): Promise<ResumePoint | null> {
+  const wanted = specHash(job.spec);
+  let touched = false;
+  for (const ref of [...job.checkpoints].reverse()) {
+    try {
+      const { manifest, files } = await readCheckpoint(ctx.objects, ref.manifestKey);
+      if (manifest.meta.specHash !== wanted || manifest.meta.datasetVersion !== datasetVersion) {
+        log.warn({ manifest: ref.manifestKey }, 'checkpoint belongs to another spec or dataset; skipped');
+        continue;
+      }
+      const state = JSON.parse(files['state.json']!.toString('utf8')) as ResumePoint;
+      touched = true;
+      program.importWeights(decodeNamedArrays(files['weights.bin']!));
+      await program.importOptimizerState(decodeNamedArrays(files['optimizer.bin']!));
+      log.info({ step: state.step, manifest: ref.manifestKey }, 'resuming from checkpoint');
+      return { step: state.step, epoch: state.epoch, cursor: state.cursor };
+    } catch (err) {
+      log.warn({ err, manifest: ref.manifestKey }, 'checkpoint unusable; trying the previous one');
+    }
+  }
+  if (touched) {
+    // A checkpoint was half restored and none could be restored whole: the model is neither
+    // a checkpoint nor the seeded start, so nothing may train from it.
+    throw new TrainyardError(Errors.CHECKPOINT_CORRUPT, `no checkpoint of ${job.id} could be restored whole`);
+  }
+  return null;
 }
 
 async function train(
@@ -139,6 +200,7 @@ async function train(
   );
   own(program);
   const plan = new EpochPlan(trainSet.size, spec.batchSize, task.world, spec.seed);
+  const resume = await loadLatestCheckpoint(ctx, job, program, data.version, log);
 
   // Check before trusting peers: same parameter count and bit-identical initial weights.
   const info: RendezvousInfo = {
@@ -147,6 +209,7 @@ async function train(
     weightsHash: program.weightsHash(),
     parameterCount: program.parameterCount,
     backend: ctx.backend,
+    resumeStep: resume?.step ?? 0,
   };
   const members = await collective.rendezvous(info);
   const mismatch = members.find(
@@ -174,7 +237,8 @@ async function train(
   const progressInterval = ctx.progressIntervalMs ?? 500;
   let lastPublished = 0;
   let emaStepMs = 0;
-  let globalStep = 0;
+  let globalStep = resume?.step ?? 0;
+  const firstStep = globalStep;
   let loss = Number.NaN;
   const reduce = (flat: Float32Array) => collective.allReduceMean(flat);
 
@@ -241,7 +305,7 @@ async function train(
       totalSteps,
       samples: globalStep * spec.batchSize,
       loss,
-      samplesPerSec: elapsed > 0 ? (globalStep * spec.batchSize) / elapsed : 0,
+      samplesPerSec: elapsed > 0 ? ((globalStep - firstStep) * spec.batchSize) / elapsed : 0,
       etaSeconds: emaStepMs > 0 ? ((totalSteps - globalStep) * emaStepMs) / 1000 : 0,
     };
     metrics?.samplesPerSecond.set(progress.samplesPerSec);
@@ -253,8 +317,11 @@ async function train(
     });
   };
 
-  for (let epoch = 0; epoch < spec.epochs; epoch++) {
-    for (let s = 0; s < plan.stepsPerEpoch; s++) {
+  // Resume exactly where the checkpoint left off: the same epoch's shuffle, the next step.
+  const startEpoch = resume ? resume.epoch + Math.floor(resume.cursor / plan.stepsPerEpoch) : 0;
+  const startCursor = resume ? resume.cursor % plan.stepsPerEpoch : 0;
+  for (let epoch = startEpoch; epoch < spec.epochs; epoch++) {
+    for (let s = epoch === startEpoch ? startCursor : 0; s < plan.stepsPerEpoch; s++) {
       checkAborted(ctx.signal);
       const t0 = performance.now();
       const batch = gatherBatch(trainSet, plan.rankBatch(epoch, s, task.rank));

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import {
   type BackendInfo,
   closeRedis,
-  isTerminal,
+  isLive,
   JobStore,
   type Keys,
   type Logger,
@@ -75,7 +75,7 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
       store
         .getState(task.jobId)
         .then((s) => {
-          if (!s || isTerminal(s.state) || s.generation !== task.generation) {
+          if (!s || !isLive(s.state) || s.generation !== task.generation) {
             abort.abort(new Error(`job is ${s?.state ?? 'gone'} (generation ${s?.generation})`));
           }
         })
