@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JobEvent, JobRecord } from '@trainyard/core';
+import { type LocalCluster, readSse, startLocalCluster } from '@trainyard/devkit';
+import { decodeNamedArrays } from '@trainyard/models';
+import { FsObjectStore, readCheckpoint } from '@trainyard/storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisUrl } from './helpers.js';
+
+/**
+ * Fault injection with real processes: a worker SIGKILLed mid-job. The job must restart from
+ * its latest valid checkpoint on the workers left and finish with the weights an
+ * uninterrupted run reaches.
+ */
+
+const spec = {
+  model: { family: 'mlp', hidden: [64] },
+  dataset: { name: 'mnist', trainSize: 4800, testSize: 200, splitSeed: 9 },
+  workers: 3,
+  batchSize: 48,
+  optimizer: { name: 'adam', learningRate: 0.001 },
+  epochs: 2,
+  seed: 5,
+  checkpoint: { everySteps: 10 },
+  maxRestarts: 2,
+  collective: { timeoutMs: 20_000 },
+};
+
+describe('fault tolerance: a worker killed mid-job (real processes)', () => {
+  let cluster: LocalCluster;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trainyard-fault-'));
+    cluster = await startLocalCluster({
+      workers: 4,
+      redisUrl: redisUrl(),
+      prefix: `fault-${randomUUID().slice(0, 8)}`,
+      storeDir: join(dir, 'objects'),
+      logDir: join(dir, 'logs'),
+      env: {
+        TRAINYARD_BACKEND: 'wasm',
+        HEARTBEAT_MS: '500',
+        HEARTBEAT_TTL_MS: '2000',
+        SCHEDULER_TICK_MS: '250',
+      },
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 30_000);
+
+  const submit = async (body: unknown): Promise<JobRecord> => {
+    const res = await fetch(`${cluster.apiUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    return (await res.json()) as JobRecord;
+  };
+  const getJob = async (id: string) =>
+    (await (await fetch(`${cluster.apiUrl}/v1/jobs/${id}`)).json()) as JobRecord;
+  const finalWeights = async (job: JobRecord) => {
+    const { files } = await readCheckpoint(
+      new FsObjectStore(cluster.storeDir),
+      job.checkpoints.at(-1)!.manifestKey,
+    );
+    return decodeNamedArrays(files['weights.bin']!).data;
+  };
+
+  it('resumes from the latest checkpoint on the workers left and ends with the uninterrupted weights', async () => {
+    const reference = await submit(spec);
+    await readSse(`${cluster.apiUrl}/v1/jobs/${reference.id}/events`, () => {});
+    const uninterrupted = await getJob(reference.id);
+    expect(uninterrupted.state).toBe('SUCCEEDED');
+
+    const job = await submit(spec);
+    let killed: { workerId: string; afterCheckpoint: number } | null = null;
+    const events: JobEvent[] = [];
+    await readSse(`${cluster.apiUrl}/v1/jobs/${job.id}/events`, async (msg) => {
+      const event = JSON.parse(msg.data) as JobEvent;
+      events.push(event);
+      if (!killed && event.type === 'checkpoint' && event.checkpoint.step >= 10) {
+        const record = await getJob(job.id);
+        const victim = record.placement!.find((p) => p.rank === 2)!.workerId;
+        const service = cluster.services.find((s) => s.name === `worker-${victim.split('-').at(-1)}`)!;
+        service.child.kill('SIGKILL');
+        killed = { workerId: victim, afterCheckpoint: event.checkpoint.step };
+      }
+    });
+    expect(killed).not.toBeNull();
+    const done = await getJob(job.id);
+    expect(done.state, JSON.stringify(done.error)).toBe('SUCCEEDED');
+    expect(done.generation).toBe(2);
+    expect(done.restarts).toEqual([
+      expect.objectContaining({
+        generation: 1,
+        rank: 2,
+        workerId: killed!.workerId,
+        code: 'TRAINYARD_ERR_RANK_FAILED',
+      }),
+    ]);
+    expect(done.placement!.map((p) => p.workerId)).not.toContain(killed!.workerId);
+    const states = events.filter((e) => e.type === 'state').map((e) => (e as { state: string }).state);
+    expect(states).toEqual(['QUEUED', 'PLACED', 'RUNNING', 'RESTARTING', 'PLACED', 'RUNNING', 'SUCCEEDED']);
+    // Generation 2 resumed from a checkpoint of generation 1 (at or after the one that preceded the kill).
+    const resumedProgress = events.find((e) => e.type === 'progress' && e.generation === 2) as
+      | { progress: { step: number } }
+      | undefined;
+    expect(resumedProgress?.progress.step).toBeGreaterThan(killed!.afterCheckpoint);
+    expect(done.progress?.step).toBe(200);
+
+    const a = await finalWeights(uninterrupted);
+    const b = await finalWeights(done);
+    let diff = 0;
+    let norm = 0;
+    for (let i = 0; i < a.length; i++) {
+      diff += (a[i]! - b[i]!) ** 2;
+      norm += a[i]! ** 2;
+    }
+    expect(Math.sqrt(diff / norm)).toBeLessThanOrEqual(1e-6);
+    expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
+  }, 180_000);
+});
