@@ -34,7 +34,7 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trainyard-fault-'));
     cluster = await startLocalCluster({
-      workers: 4,
+      workers: 5, // 3 ranks, and a spare for each worker the cases take away
       redisUrl: redisUrl(),
       prefix: `fault-${randomUUID().slice(0, 8)}`,
       storeDir: join(dir, 'objects'),
@@ -71,57 +71,77 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
     return decodeNamedArrays(files['weights.bin']!).data;
   };
 
-  it('resumes from the latest checkpoint on the workers left and ends with the uninterrupted weights', async () => {
-    const reference = await submit(spec);
-    await readSse(`${cluster.apiUrl}/v1/jobs/${reference.id}/events`, () => {});
-    const uninterrupted = await getJob(reference.id);
-    expect(uninterrupted.state).toBe('SUCCEEDED');
-
-    const job = await submit(spec);
-    let killed: { workerId: string; afterCheckpoint: number } | null = null;
-    const events: JobEvent[] = [];
-    await readSse(`${cluster.apiUrl}/v1/jobs/${job.id}/events`, async (msg) => {
-      const event = JSON.parse(msg.data) as JobEvent;
-      events.push(event);
-      if (!killed && event.type === 'checkpoint' && event.checkpoint.step >= 10) {
-        const record = await getJob(job.id);
-        const victim = record.placement!.find((p) => p.rank === 2)!.workerId;
-        const service = cluster.services.find((s) => s.name === `worker-${victim.split('-').at(-1)}`)!;
-        service.child.kill('SIGKILL');
-        killed = { workerId: victim, afterCheckpoint: event.checkpoint.step };
-      }
-    });
-    expect(killed).not.toBeNull();
-    const done = await getJob(job.id);
-    expect(done.state, JSON.stringify(done.error)).toBe('SUCCEEDED');
-    expect(done.generation).toBe(2);
-    expect(done.restarts).toEqual([
-      expect.objectContaining({
-        generation: 1,
-        rank: 2,
-        workerId: killed!.workerId,
-        code: 'TRAINYARD_ERR_RANK_FAILED',
-      }),
-    ]);
-    expect(done.placement!.map((p) => p.workerId)).not.toContain(killed!.workerId);
-    const states = events.filter((e) => e.type === 'state').map((e) => (e as { state: string }).state);
-    expect(states).toEqual(['QUEUED', 'PLACED', 'RUNNING', 'RESTARTING', 'PLACED', 'RUNNING', 'SUCCEEDED']);
-    // Generation 2 resumed from a checkpoint of generation 1 (at or after the one that preceded the kill).
-    const resumedProgress = events.find((e) => e.type === 'progress' && e.generation === 2) as
-      | { progress: { step: number } }
-      | undefined;
-    expect(resumedProgress?.progress.step).toBeGreaterThan(killed!.afterCheckpoint);
-    expect(done.progress?.step).toBe(200);
-
-    const a = await finalWeights(uninterrupted);
-    const b = await finalWeights(done);
-    let diff = 0;
-    let norm = 0;
-    for (let i = 0; i < a.length; i++) {
-      diff += (a[i]! - b[i]!) ** 2;
-      norm += a[i]! ** 2;
+  let reference: JobRecord | null = null;
+  const uninterruptedRun = async (): Promise<JobRecord> => {
+    if (!reference) {
+      const submitted = await submit(spec);
+      await readSse(`${cluster.apiUrl}/v1/jobs/${submitted.id}/events`, () => {});
+      reference = await getJob(submitted.id);
+      expect(reference.state).toBe('SUCCEEDED');
     }
-    expect(Math.sqrt(diff / norm)).toBeLessThanOrEqual(1e-6);
-    expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
-  }, 180_000);
+    return reference;
+  };
+
+  it.each([
+    ['SIGKILL', 2, 'killed'],
+    ['SIGSTOP', 1, 'frozen, not dead'],
+  ] as const)(
+    'a %s of rank %i (%s): resumes from the latest checkpoint on the workers left and ends with the uninterrupted weights',
+    async (signal, victimRank, _what) => {
+      const uninterrupted = await uninterruptedRun();
+
+      const job = await submit(spec);
+      let killed: { workerId: string; afterCheckpoint: number; resume: () => void } | null = null;
+      const events: JobEvent[] = [];
+      await readSse(`${cluster.apiUrl}/v1/jobs/${job.id}/events`, async (msg) => {
+        const event = JSON.parse(msg.data) as JobEvent;
+        events.push(event);
+        if (!killed && event.type === 'checkpoint' && event.checkpoint.step >= 10) {
+          const record = await getJob(job.id);
+          const victim = record.placement!.find((p) => p.rank === victimRank)!.workerId;
+          const service = cluster.services.find((s) => s.name === `worker-${victim.split('-').at(-1)}`)!;
+          service.child.kill(signal);
+          killed = {
+            workerId: victim,
+            afterCheckpoint: event.checkpoint.step,
+            resume: () => service.child.kill('SIGCONT'),
+          };
+        }
+      });
+      expect(killed).not.toBeNull();
+      killed!.resume(); // a frozen worker wakes up: it must stop its stale rank, not disturb the job
+      const done = await getJob(job.id);
+      expect(done.state, JSON.stringify(done.error)).toBe('SUCCEEDED');
+      expect(done.generation).toBe(2);
+      expect(done.restarts).toEqual([
+        expect.objectContaining({
+          generation: 1,
+          rank: victimRank,
+          workerId: killed!.workerId,
+          code: 'TRAINYARD_ERR_RANK_FAILED',
+        }),
+      ]);
+      expect(done.placement!.map((p) => p.workerId)).not.toContain(killed!.workerId);
+      const states = events.filter((e) => e.type === 'state').map((e) => (e as { state: string }).state);
+      expect(states).toEqual(['QUEUED', 'PLACED', 'RUNNING', 'RESTARTING', 'PLACED', 'RUNNING', 'SUCCEEDED']);
+      // Generation 2 resumed from a checkpoint of generation 1 (at or after the one that preceded the kill).
+      const resumedProgress = events.find((e) => e.type === 'progress' && e.generation === 2) as
+        | { progress: { step: number } }
+        | undefined;
+      expect(resumedProgress?.progress.step).toBeGreaterThan(killed!.afterCheckpoint);
+      expect(done.progress?.step).toBe(200);
+
+      const a = await finalWeights(uninterrupted);
+      const b = await finalWeights(done);
+      let diff = 0;
+      let norm = 0;
+      for (let i = 0; i < a.length; i++) {
+        diff += (a[i]! - b[i]!) ** 2;
+        norm += a[i]! ** 2;
+      }
+      expect(Math.sqrt(diff / norm)).toBeLessThanOrEqual(1e-6);
+      expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
+    },
+    180_000,
+  );
 });
