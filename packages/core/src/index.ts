@@ -79,6 +79,7 @@ export {
 } from './metrics.js';
 export { type MetricsServer, serveMetrics } from './metrics-server.js';
 export { closeRedis, createRedis, Redis } from './redis.js';
+export { assertSafeEvictionPolicy } from './redis-policy.js';
 export { type RandomState, SeededRandom, seededPermutation } from './seeded-random.js';
 export { type CleanupStep, createShutdown, exitOnSignals, runCleanup } from './shutdown.js';
 export { RankTask, Submission, WorkerHeartbeat, WorkerRegistration } from './worker-info.js';

@@ -1,4 +1,5 @@
 import {
+  assertSafeEvictionPolicy,
   closeRedis,
   createKeys,
   createLogger,
@@ -23,6 +24,11 @@ const keys = createKeys(config.prefix);
 const redis = createRedis(config.redisUrl, 'trainyard-api', {
   maxRetriesPerRequest: 2,
   commandTimeout: 5_000,
+});
+// Refuse a Redis that may evict job records or queue keys, naming the setting.
+await assertSafeEvictionPolicy(redis, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'refusing to start');
+  process.exit(1);
 });
 redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
 const submissions = new Queue<Submission>(keys.submissionsQueue(), {

@@ -1,4 +1,5 @@
 import {
+  assertSafeEvictionPolicy,
   closeRedis,
   createKeys,
   createLogger,
@@ -17,6 +18,11 @@ const config = loadSchedulerConfig();
 const logger = createLogger('scheduler', config.LOG_LEVEL);
 const keys = createKeys(config.TRAINYARD_PREFIX);
 const redis = createRedis(config.REDIS_URL, 'scheduler');
+// Refuse a Redis that may evict job records or queue keys, naming the setting.
+await assertSafeEvictionPolicy(redis, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'refusing to start');
+  process.exit(1);
+});
 const registry = createMetricsRegistry('scheduler');
 const metrics = createSchedulerMetrics(registry, redis, keys);
 const metricsServer = await serveMetrics(registry, config.METRICS_HOST, config.METRICS_PORT);

@@ -1,4 +1,5 @@
 import {
+  assertSafeEvictionPolicy,
   closeRedis,
   createKeys,
   createLogger,
@@ -23,6 +24,11 @@ const metrics = createWorkerMetrics(registry);
 metrics.backendInfo.set({ backend: backend.name, version: backend.version }, 1);
 const metricsServer = await serveMetrics(registry, config.METRICS_HOST, config.METRICS_PORT);
 const redis = createRedis(config.REDIS_URL, `worker-${config.WORKER_ID}`);
+// Refuse a Redis that may evict job records or queue keys, naming the setting.
+await assertSafeEvictionPolicy(redis, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'refusing to start');
+  process.exit(1);
+});
 const worker = createWorker({
   workerId: config.WORKER_ID,
   redisUrl: config.REDIS_URL,
