@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobEvent, JobRecord } from '@trainyard/core';
 import { type LocalCluster, readSse, startLocalCluster } from '@trainyard/devkit';
-import { FsObjectStore, readCheckpoint } from '@trainyard/storage';
+import { FsObjectStore, listCheckpoints, readCheckpoint } from '@trainyard/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrl } from './helpers.js';
 
@@ -21,7 +21,7 @@ const smallJob = {
   optimizer: { name: 'adam', learningRate: 0.003 },
   epochs: 2,
   seed: 3,
-  checkpoint: { everySteps: 8 },
+  checkpoint: { everySteps: 8, keepLast: 2 },
 };
 
 /** Parses Prometheus text exposition: every sample line is `name{labels} value`. */
@@ -85,9 +85,11 @@ describe('end to end: REST -> scheduler -> 2 worker processes', () => {
     expect(job.progress?.step).toBe(20); // 320 / 32 = 10 steps per epoch, 2 epochs
     expect(job.evaluation?.samples).toBe(200);
     expect(job.evaluation?.accuracy).toBeGreaterThan(0.5);
-    expect(job.checkpoints.map((c) => c.step)).toEqual([8, 16, 20]);
+    expect(job.checkpoints.map((c) => c.step)).toEqual([16, 20]); // keepLast 2: step 8 was pruned
 
     const objects = new FsObjectStore(cluster.storeDir);
+    expect(await listCheckpoints(objects, job.id)).toEqual(job.checkpoints.map((c) => c.manifestKey));
+    expect(await objects.list(`checkpoints/${job.id}/0000000008/`)).toEqual([]);
     const { manifest, files } = await readCheckpoint(objects, job.checkpoints.at(-1)!.manifestKey);
     expect(manifest.step).toBe(20);
     expect(Object.keys(files).sort()).toEqual(['optimizer.bin', 'state.json', 'weights.bin']);

@@ -66,6 +66,8 @@ export const OptimizerSpec = z.strictObject({
 export const CheckpointSpec = z.strictObject({
   /** Rank 0 writes a checkpoint every this many steps, and always at the end. */
   everySteps: int(1, 1_000_000).default(100),
+  /** Checkpoints kept in the store; older ones are deleted (never the one a run resumed from). */
+  keepLast: int(1, 1000).default(3),
 });
 
 export const CollectiveSpec = z.strictObject({
@@ -85,7 +87,7 @@ export const JobSpec = z
     optimizer: OptimizerSpec,
     epochs: int(1, LIMITS.maxEpochs),
     seed: int(0, 2 ** 32 - 1).default(0),
-    checkpoint: CheckpointSpec.default({ everySteps: 100 }),
+    checkpoint: CheckpointSpec.default({ everySteps: 100, keepLast: 3 }),
     /**
      * Backends differ numerically, so by default every rank of a job runs on the same one
      * (the scheduler only places the job on workers of one backend).

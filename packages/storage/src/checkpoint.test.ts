@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { deleteCheckpoint, listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { FsObjectStore } from './fs-object-store.js';
 
 function freshStore(): { root: string; store: FsObjectStore } {
@@ -51,5 +51,20 @@ describe('checkpoints', () => {
     const { store } = freshStore();
     await store.put('checkpoints/job-3/0000000010/weights.bin', new Uint8Array([1]));
     expect(await listCheckpoints(store, 'job-3')).toEqual([]);
+  });
+
+  it('deletes a checkpoint manifest first, then its files, and tolerates one already gone', async () => {
+    const { store } = freshStore();
+    const w = await writeCheckpoint(store, {
+      jobId: 'job-4',
+      generation: 1,
+      step: 1,
+      epoch: 0,
+      files: { 'a.bin': new Uint8Array([1]) },
+    });
+    await deleteCheckpoint(store, w.manifestKey);
+    expect(await listCheckpoints(store, 'job-4')).toEqual([]);
+    expect(await store.list('checkpoints/job-4/0000000001/')).toEqual([]);
+    await deleteCheckpoint(store, w.manifestKey);
   });
 });

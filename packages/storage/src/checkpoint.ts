@@ -139,3 +139,19 @@ export async function listCheckpoints(store: ObjectStore, jobId: string): Promis
   const keys = await store.list(checkpointPrefix(jobId));
   return keys.filter((k) => k.endsWith('/manifest.json'));
 }
+
+/**
+ * Deletes a checkpoint: its manifest first (from then on the checkpoint does not exist), then
+ * the files it lists. Deleting one that is already gone is not an error.
+ */
+export async function deleteCheckpoint(store: ObjectStore, manifestKey: string): Promise<void> {
+  let files: readonly ManifestFile[] = [];
+  try {
+    files = (JSON.parse((await store.get(manifestKey)).toString('utf8')) as CheckpointManifest).files ?? [];
+  } catch {
+    // No readable manifest: delete what the layout says is there.
+  }
+  await store.delete(manifestKey);
+  const dir = manifestKey.slice(0, manifestKey.lastIndexOf('/') + 1);
+  for (const f of files) await store.delete(dir + f.name);
+}

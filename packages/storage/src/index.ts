@@ -11,6 +11,7 @@ export {
   type CheckpointManifest,
   checkpointDir,
   checkpointPrefix,
+  deleteCheckpoint,
   listCheckpoints,
   type ManifestFile,
   readCheckpoint,

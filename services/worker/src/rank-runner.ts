@@ -25,7 +25,7 @@ import {
   decodeNamedArrays,
   encodeNamedArrays,
 } from '@trainyard/models';
-import { type ObjectStore, readCheckpoint, writeCheckpoint } from '@trainyard/storage';
+import { deleteCheckpoint, type ObjectStore, readCheckpoint, writeCheckpoint } from '@trainyard/storage';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 /** What a rank needs from its worker; a test builds one with a real Redis and no process. */
@@ -201,6 +201,7 @@ async function train(
   own(program);
   const plan = new EpochPlan(trainSet.size, spec.batchSize, task.world, spec.seed);
   const resume = await loadLatestCheckpoint(ctx, job, program, data.version, log);
+  const resumedFrom = resume ? (job.checkpoints.find((c) => c.step === resume.step) ?? null) : null;
 
   // Check before trusting peers: same parameter count and bit-identical initial weights.
   const info: RendezvousInfo = {
@@ -279,6 +280,17 @@ async function train(
     checkpoints.push(ref);
     metrics?.checkpointSeconds.observe((performance.now() - t0) / 1000);
     metrics?.checkpointBytes.inc(written.bytes);
+    // Keep the newest keepLast (and the one this generation resumed from until enough newer
+    // ones exist): the record first, so a reader never picks a checkpoint being deleted.
+    const keep = new Set(checkpoints.slice(-spec.checkpoint.keepLast).map((c) => c.manifestKey));
+    if (
+      resumedFrom &&
+      checkpoints.filter((c) => c.step > resumedFrom.step).length < spec.checkpoint.keepLast
+    ) {
+      keep.add(resumedFrom.manifestKey);
+    }
+    const pruned = checkpoints.filter((c) => !keep.has(c.manifestKey));
+    checkpoints.splice(0, checkpoints.length, ...checkpoints.filter((c) => keep.has(c.manifestKey)));
     await store.change(task.jobId, {
       from: ['RUNNING'],
       generation: task.generation,
@@ -290,6 +302,11 @@ async function train(
         checkpoint: ref,
       },
     });
+    for (const old of pruned) {
+      await deleteCheckpoint(ctx.objects, old.manifestKey).catch((err: unknown) =>
+        log.warn({ err, manifest: old.manifestKey }, 'could not delete a pruned checkpoint'),
+      );
+    }
     log.info({ step: globalStep, manifest: written.manifestKey, bytes: written.bytes }, 'checkpoint written');
   };
 
