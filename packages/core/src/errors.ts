@@ -32,6 +32,12 @@ export const Errors = Object.freeze({
   COLLECTIVE_TIMEOUT: def('COLLECTIVE_TIMEOUT', 504, true, 'A collective operation missed its deadline'),
   COLLECTIVE_ABORTED: def('COLLECTIVE_ABORTED', 409, true, 'A collective operation was aborted'),
   COLLECTIVE_MISMATCH: def('COLLECTIVE_MISMATCH', 500, false, 'Ranks disagree about a collective operation'),
+  WEIGHTS_DIVERGED: def(
+    'WEIGHTS_DIVERGED',
+    500,
+    true,
+    'Ranks that must hold identical weights hold different ones',
+  ),
   STORAGE_KEY_INVALID: def('STORAGE_KEY_INVALID', 400, false, 'The object key is not allowed'),
   STORAGE_NOT_FOUND: def('STORAGE_NOT_FOUND', 404, false, 'No object has this key'),
   CHECKPOINT_CORRUPT: def('CHECKPOINT_CORRUPT', 500, false, 'The checkpoint does not match its manifest'),

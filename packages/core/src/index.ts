@@ -41,6 +41,7 @@ export {
   MlpModelSpec,
   MnistDatasetSpec,
   ModelSpec,
+  NonFiniteSpec,
   OptimizerSpec,
   stepsPerEpoch,
 } from './job-spec.js';

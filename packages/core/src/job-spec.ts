@@ -73,6 +73,15 @@ export const CheckpointSpec = z.strictObject({
 export const CollectiveSpec = z.strictObject({
   /** Deadline of every collective wait (rendezvous, all-reduce) in milliseconds. */
   timeoutMs: int(100, 3_600_000).default(60_000),
+  /** Every this many steps the ranks compare a hash of their weights (0 = only at the end). */
+  checkWeightsEverySteps: int(0, 1_000_000).default(100),
+});
+
+export const NonFiniteSpec = z.strictObject({
+  /** What a NaN or infinite loss or gradient does: fail the job, or skip that step's update. */
+  action: z.enum(['fail', 'skip']).default('fail'),
+  /** With `skip`: the job fails once more steps than this were skipped. */
+  maxSkippedSteps: int(0, 100_000).default(10),
 });
 
 export const JobSpec = z
@@ -98,7 +107,8 @@ export const JobSpec = z
      * crashed) restarts from the latest valid checkpoint before the job is FAILED.
      */
     maxRestarts: int(0, 100).default(3),
-    collective: CollectiveSpec.default({ timeoutMs: 60_000 }),
+    collective: CollectiveSpec.default({ timeoutMs: 60_000, checkWeightsEverySteps: 100 }),
+    onNonFinite: NonFiniteSpec.default({ action: 'fail', maxSkippedSteps: 10 }),
   })
   .superRefine((spec, ctx) => {
     if (spec.batchSize % spec.workers !== 0) {

@@ -242,6 +242,22 @@ async function train(
   const firstStep = globalStep;
   let loss = Number.NaN;
   const reduce = (flat: Float32Array) => collective.allReduceMean(flat);
+  let skipped = 0;
+
+  // Every rank applies the same reduced bytes, so every rank must hold the same weights; a
+  // rank that drifted (a bad kernel, memory corruption) ends the generation, which restarts
+  // from the last checkpoint.
+  const checkWeightsAgree = async (when: string) => {
+    const hash = program.weightsHash();
+    const hashes = await collective.allGather(Buffer.from(hash));
+    const differing = hashes.findIndex((h) => h.toString() !== hash);
+    if (differing >= 0) {
+      throw new TrainyardError(
+        Errors.WEIGHTS_DIVERGED,
+        `${when} check at step ${globalStep}: rank ${task.rank} has weights ${hash}, rank ${differing} has ${hashes[differing]!.toString()}`,
+      );
+    }
+  };
 
   const saveCheckpoint = async (epoch: number, stepInEpoch: number) => {
     const t0 = performance.now();
@@ -342,8 +358,32 @@ async function train(
       checkAborted(ctx.signal);
       const t0 = performance.now();
       const batch = gatherBatch(trainSet, plan.rankBatch(epoch, s, task.rank));
-      ({ loss } = await program.step(batch, reduce));
+      try {
+        ({ loss } = await program.step(batch, reduce));
+      } catch (err) {
+        // Every rank applies the same reduced bytes, so every rank takes this decision alike.
+        if (!isTrainyardError(err, Errors.TRAINING_NONFINITE) || spec.onNonFinite.action !== 'skip')
+          throw err;
+        skipped++;
+        if (skipped > spec.onNonFinite.maxSkippedSteps) {
+          throw new TrainyardError(
+            Errors.TRAINING_NONFINITE,
+            `${err.message}; ${skipped} steps skipped, more than onNonFinite.maxSkippedSteps ${spec.onNonFinite.maxSkippedSteps}`,
+          );
+        }
+        if (task.rank === 0) {
+          await store.appendEvent(task.jobId, {
+            type: 'log',
+            ts: new Date().toISOString(),
+            generation: task.generation,
+            level: 'warn',
+            message: `step ${globalStep + 1} skipped (${skipped} of at most ${spec.onNonFinite.maxSkippedSteps}): ${err.message}`,
+          });
+        }
+      }
       globalStep++;
+      const every = spec.collective.checkWeightsEverySteps;
+      if (every > 0 && globalStep % every === 0) await checkWeightsAgree('periodic');
       const ms = performance.now() - t0;
       emaStepMs = emaStepMs === 0 ? ms : 0.9 * emaStepMs + 0.1 * ms;
       metrics?.stepSeconds.observe(ms / 1000);
@@ -358,16 +398,7 @@ async function train(
     }
   }
 
-  // Every rank applied the same reduced bytes, so every rank must hold the same weights.
-  const finalHash = program.weightsHash();
-  const hashes = await collective.allGather(Buffer.from(finalHash));
-  const differing = hashes.findIndex((h) => h.toString() !== finalHash);
-  if (differing >= 0) {
-    throw new TrainyardError(
-      Errors.COLLECTIVE_MISMATCH,
-      `final weights differ: rank ${task.rank} has ${finalHash}, rank ${differing} has ${hashes[differing]!.toString()}`,
-    );
-  }
+  await checkWeightsAgree('final');
 
   if (task.rank === 0) {
     const evaluation = program.evaluate(test.x, test.y);
