@@ -34,7 +34,7 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trainyard-fault-'));
     cluster = await startLocalCluster({
-      workers: 5, // 3 ranks, and a spare for each worker the cases take away
+      workers: 5, // 3 ranks, and spares for the workers the cases take away
       redisUrl: redisUrl(),
       prefix: `fault-${randomUUID().slice(0, 8)}`,
       storeDir: join(dir, 'objects'),
@@ -85,6 +85,7 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
   it.each([
     ['SIGKILL', 2, 'killed'],
     ['SIGSTOP', 1, 'frozen, not dead'],
+    ['SIGTERM', 1, 'drained: checkpoints at the next step and hands over'],
   ] as const)(
     'a %s of rank %i (%s): resumes from the latest checkpoint on the workers left and ends with the uninterrupted weights',
     async (signal, victimRank, _what) => {
@@ -113,14 +114,29 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
       const done = await getJob(job.id);
       expect(done.state, JSON.stringify(done.error)).toBe('SUCCEEDED');
       expect(done.generation).toBe(2);
-      expect(done.restarts).toEqual([
-        expect.objectContaining({
-          generation: 1,
-          rank: victimRank,
-          workerId: killed!.workerId,
-          code: 'TRAINYARD_ERR_RANK_FAILED',
-        }),
-      ]);
+      if (signal === 'SIGTERM') {
+        // A planned stop: the ranks checkpointed at the step they agreed on, and the restart
+        // does not count against maxRestarts.
+        expect(done.restarts).toEqual([
+          expect.objectContaining({ generation: 1, code: 'TRAINYARD_ERR_WORKER_DRAINING', counted: false }),
+        ]);
+        const drainStep = Number(/step (\d+)/.exec(done.restarts[0]!.reason)![1]);
+        const checkpointed = events.filter((e) => e.type === 'checkpoint' && e.generation === 1);
+        expect(checkpointed.map((e) => (e as { checkpoint: { step: number } }).checkpoint.step)).toContain(
+          drainStep,
+        );
+        expect(drainStep % 10).not.toBe(0); // not a periodic one: written at the drain
+      } else {
+        expect(done.restarts).toEqual([
+          expect.objectContaining({
+            generation: 1,
+            rank: victimRank,
+            workerId: killed!.workerId,
+            code: 'TRAINYARD_ERR_RANK_FAILED',
+            counted: true,
+          }),
+        ]);
+      }
       expect(done.placement!.map((p) => p.workerId)).not.toContain(killed!.workerId);
       const states = events.filter((e) => e.type === 'state').map((e) => (e as { state: string }).state);
       expect(states).toEqual(['QUEUED', 'PLACED', 'RUNNING', 'RESTARTING', 'PLACED', 'RUNNING', 'SUCCEEDED']);

@@ -50,6 +50,12 @@ export const Errors = Object.freeze({
   ),
   TRAINING_NONFINITE: def('TRAINING_NONFINITE', 500, false, 'A loss or gradient became NaN or infinite'),
   RANK_FAILED: def('RANK_FAILED', 500, true, 'A rank of the job failed'),
+  WORKER_DRAINING: def(
+    'WORKER_DRAINING',
+    503,
+    true,
+    'A worker of the job is shutting down; the job checkpointed and moves to other workers',
+  ),
   JOB_CANCELLED: def('JOB_CANCELLED', 409, false, 'The job was cancelled'),
   INTERNAL: def('INTERNAL', 500, false, 'Internal error'),
 });

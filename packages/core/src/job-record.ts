@@ -71,6 +71,8 @@ export const RestartRecord = z.object({
   reason: z.string(),
   rank: z.int().nullable(),
   workerId: z.string().nullable(),
+  /** False for a planned stop (a worker drained): it does not count against maxRestarts. */
+  counted: z.boolean().default(true),
 });
 export type RestartRecord = z.infer<typeof RestartRecord>;
 

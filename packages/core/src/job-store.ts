@@ -111,7 +111,7 @@ return {1, tostring(gen)}
 
 // KEYS: 1 job hash, 2 events stream, 3 pending set
 // ARGV: 1 jobId, 2 failed generation, 3 now ISO, 4 restart entry JSON, 5 failure JSON,
-//       6 events maxlen, 7 retryable '1'|'0', 8 pending score (ms)
+//       6 events maxlen, 7 retryable '1'|'0', 8 pending score (ms), 9 counts against maxRestarts '1'|'0'
 // Returns: {1, 'RESTARTING'|'FAILED'} applied | {0, state} this generation already ended
 //          | {-2, ''} no such job | {-3, state} another generation is current
 const FAIL_GENERATION = new LuaScript(
@@ -125,16 +125,20 @@ local spec = cjson.decode(redis.call('HGET', KEYS[1], 'spec'))
 local restarts = cjson.decode(redis.call('HGET', KEYS[1], 'restarts') or '[]')
 local entry = cjson.decode(ARGV[4])
 local gen = tonumber(ARGV[2])
+local counted = 0
+for _, r in ipairs(restarts) do
+  if r.counted ~= false then counted = counted + 1 end
+end
 local target = 'FAILED'
-if ARGV[7] == '1' and #restarts < (tonumber(spec.maxRestarts) or 0) then target = 'RESTARTING' end
+if ARGV[7] == '1' and (ARGV[9] == '0' or counted < (tonumber(spec.maxRestarts) or 0)) then target = 'RESTARTING' end
 local event = {type = 'state', ts = ARGV[3], state = target, generation = gen, reason = entry.reason}
 if target == 'RESTARTING' then
   table.insert(restarts, entry)
   redis.call('HSET', KEYS[1], 'state', target, 'restarts', cjson.encode(restarts), 'updatedAt', ARGV[3])
   redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
 else
-  if #restarts > 0 then
-    event.reason = entry.reason .. ' (after ' .. #restarts .. ' restart(s) of at most ' .. (tonumber(spec.maxRestarts) or 0) .. ')'
+  if counted > 0 then
+    event.reason = entry.reason .. ' (after ' .. counted .. ' restart(s) of at most ' .. (tonumber(spec.maxRestarts) or 0) .. ')'
   end
   redis.call('HSET', KEYS[1], 'state', target, 'error', ARGV[5], 'endedAt', cjson.encode(ARGV[3]), 'updatedAt', ARGV[3])
 end
@@ -151,6 +155,8 @@ export interface GenerationFailure {
   readonly workerId: string | null;
   /** False for failures a restart cannot cure (bad data, NaN, diverging ranks): the job fails at once. */
   readonly retryable: boolean;
+  /** False for a planned stop (a worker draining): restarts it anyway and does not count it. */
+  readonly counted?: boolean;
 }
 
 export interface CreateResult {
@@ -392,6 +398,7 @@ export class JobStore {
           reason,
           rank: failure.rank,
           workerId: failure.workerId,
+          counted: failure.counted ?? true,
         }),
         JSON.stringify({
           code: failure.code,
@@ -402,6 +409,7 @@ export class JobStore {
         EVENTS_MAXLEN,
         failure.retryable ? '1' : '0',
         now.getTime(),
+        failure.counted === false ? '0' : '1',
       ],
     )) as [number, string];
     return { result: reply[0] as StoreResult, state: (reply[1] || null) as JobState | null };

@@ -212,12 +212,39 @@ export class ClassifierProgram {
       return { name: v && m ? `${v.name}${m[2]}` : s.name, tensor: tensors[i]! };
     });
     await this.optimizer.setWeights(named);
+    restoreAdamBetaPowers(this.optimizer);
   }
 
   dispose(): void {
     this.model.dispose();
     this.optimizer.dispose();
   }
+}
+
+/**
+ * tfjs's Adam keeps beta1^t and beta2^t as running float32 products (one multiply per step),
+ * but its setWeights recomputes them with pow(), which can differ in the last bit; a resumed
+ * run would then drift from an uninterrupted one. Recompute them as the running product.
+ */
+function restoreAdamBetaPowers(optimizer: tf.Optimizer): void {
+  const adam = optimizer as unknown as {
+    accBeta1?: tf.Variable;
+    accBeta2?: tf.Variable;
+    beta1: number;
+    beta2: number;
+    iterations: number;
+  };
+  if (!(optimizer instanceof tf.AdamOptimizer) || !adam.accBeta1 || !adam.accBeta2) return;
+  const product = (beta: number) => {
+    const b = Math.fround(beta);
+    let acc = b;
+    for (let i = 0; i < adam.iterations; i++) acc = Math.fround(acc * b);
+    return acc;
+  };
+  tf.tidy(() => {
+    adam.accBeta1!.assign(tf.scalar(product(adam.beta1)));
+    adam.accBeta2!.assign(tf.scalar(product(adam.beta2)));
+  });
 }
 
 function flattenTensors(list: { name: string; tensor: tf.Tensor }[]): NamedArrays {

@@ -22,6 +22,8 @@ export const WorkerConfig = BaseConfig.extend({
   METRICS_PORT: port.default(0),
   HEARTBEAT_MS: positiveMs.default(1000),
   HEARTBEAT_TTL_MS: positiveMs.default(5000),
+  /** On SIGTERM, how long a running rank may take to checkpoint and hand its job over. */
+  WORKER_DRAIN_GRACE_MS: positiveMs.default(60_000),
 }).refine((c) => c.HEARTBEAT_TTL_MS >= 2 * c.HEARTBEAT_MS, {
   path: ['HEARTBEAT_TTL_MS'],
   message: 'must be at least twice HEARTBEAT_MS, or a live worker would flap between alive and lost',

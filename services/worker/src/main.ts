@@ -42,6 +42,7 @@ const worker = createWorker({
   metricsUrl: metricsServer.url,
   heartbeatMs: config.HEARTBEAT_MS,
   heartbeatTtlMs: config.HEARTBEAT_TTL_MS,
+  drainGraceMs: config.WORKER_DRAIN_GRACE_MS,
 });
 await worker.start();
 
@@ -54,4 +55,5 @@ exitOnSignals(
     ],
     logger,
   ),
+  config.WORKER_DRAIN_GRACE_MS + 15_000,
 );

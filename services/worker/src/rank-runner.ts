@@ -39,13 +39,15 @@ export interface RankContext {
   readonly backend: BackendInfo;
   readonly logger: Logger;
   readonly metrics?: WorkerMetrics;
-  /** Aborted when the job is cancelled or fails elsewhere, or the worker shuts down. */
+  /** Aborted when the job is cancelled or fails elsewhere, or the worker stops past its drain grace. */
   readonly signal: AbortSignal;
+  /** True once this worker is shutting down: the ranks checkpoint at the next step and hand over. */
+  readonly draining?: () => boolean;
   readonly loadData?: (spec: JobRecord['spec']['dataset']) => TrainTestData;
   readonly progressIntervalMs?: number;
 }
 
-export type RankOutcome = 'succeeded' | 'failed' | 'cancelled' | 'stale';
+export type RankOutcome = 'succeeded' | 'failed' | 'cancelled' | 'stale' | 'drained';
 
 interface RendezvousInfo {
   rank: number;
@@ -95,10 +97,20 @@ export async function runRank(ctx: RankContext): Promise<RankOutcome> {
   });
   let program: ClassifierProgram | null = null;
   try {
-    program = await train(ctx, job, collective, log, (p) => {
-      program = p;
-    });
-    return 'succeeded';
+    let drained = false;
+    program = await train(
+      ctx,
+      job,
+      collective,
+      log,
+      (p) => {
+        program = p;
+      },
+      () => {
+        drained = true;
+      },
+    );
+    return drained ? 'drained' : 'succeeded';
   } catch (err) {
     const current = await store.getState(task.jobId).catch(() => null);
     const endedElsewhere =
@@ -188,6 +200,7 @@ async function train(
   collective: RedisCollective,
   log: Logger,
   own: (p: ClassifierProgram) => void,
+  onDrained: () => void,
 ): Promise<ClassifierProgram> {
   const { task, store, metrics } = ctx;
   const spec = job.spec;
@@ -241,7 +254,17 @@ async function train(
   let globalStep = resume?.step ?? 0;
   const firstStep = globalStep;
   let loss = Number.NaN;
-  const reduce = (flat: Float32Array) => collective.allReduceMean(flat);
+  // One control value rides along with every all-reduce: 1 from a rank whose worker is
+  // draining. All ranks see the same mean, so all of them stop at the same step.
+  let drainAgreed = false;
+  const reduce = async (flat: Float32Array) => {
+    const withControl = new Float32Array(flat.length + 1);
+    withControl.set(flat);
+    withControl[flat.length] = ctx.draining?.() ? 1 : 0;
+    const reduced = await collective.allReduceMean(withControl);
+    drainAgreed = reduced[flat.length]! > 0;
+    return reduced.subarray(0, flat.length);
+  };
   let skipped = 0;
 
   // Every rank applies the same reduced bytes, so every rank must hold the same weights; a
@@ -390,10 +413,27 @@ async function train(
       metrics?.steps.inc();
       metrics?.samples.inc(batch.size);
       metrics?.loss.set(loss);
+      const last = globalStep === totalSteps;
+      const drainNow = drainAgreed && !last;
       if (task.rank === 0) {
-        const last = globalStep === totalSteps;
-        if (globalStep % spec.checkpoint.everySteps === 0 || last) await saveCheckpoint(epoch, s + 1);
-        await publishProgress(epoch, last || s === plan.stepsPerEpoch - 1);
+        if (globalStep % spec.checkpoint.everySteps === 0 || last || drainNow)
+          await saveCheckpoint(epoch, s + 1);
+        await publishProgress(epoch, last || drainNow || s === plan.stepsPerEpoch - 1);
+      }
+      if (drainNow) {
+        if (task.rank === 0) {
+          await store.failGeneration(task.jobId, task.generation, {
+            code: Errors.WORKER_DRAINING.code,
+            message: `a worker of the job is shutting down; checkpointed at step ${globalStep}`,
+            rank: null,
+            workerId: null,
+            retryable: true,
+            counted: false,
+          });
+        }
+        log.info({ step: globalStep }, 'drained: checkpointed and handed over');
+        onDrained();
+        return program;
       }
     }
   }

@@ -33,6 +33,8 @@ export interface WorkerDeps {
   readonly metricsUrl?: string | null;
   readonly heartbeatMs: number;
   readonly heartbeatTtlMs: number;
+  /** On close, how long a running rank may take to reach a checkpoint and hand over (default 60 s). */
+  readonly drainGraceMs?: number;
   /** How often a running rank checks whether its job ended elsewhere (cancel). */
   readonly watchMs?: number;
   readonly loadData?: (spec: import('@trainyard/core').JobRecord['spec']['dataset']) => TrainTestData;
@@ -62,6 +64,7 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
   let queueConnection: Redis | null = null;
   let rankConnection: Redis | null = null;
   const stopAll = new AbortController();
+  let draining = false;
   let closing: Promise<void> | null = null;
 
   const runTask = async (job: Job): Promise<RankOutcome> => {
@@ -92,6 +95,7 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
         backend: deps.backend,
         logger: log,
         signal: abort.signal,
+        draining: () => draining,
         ...(deps.metrics ? { metrics: deps.metrics } : {}),
         ...(deps.loadData ? { loadData: deps.loadData } : {}),
       });
@@ -156,10 +160,22 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
       closing ??= (async () => {
         if (state === 'closed') return;
         state = 'closing';
+        // Drain: a running rank checkpoints at its next step boundary (with its peers) and
+        // hands the job to other workers; past the grace period it is stopped as it stands.
+        draining = true;
+        const queueClosed = queueWorker?.close() ?? Promise.resolve();
+        let graceTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          queueClosed.catch(() => {}),
+          new Promise<void>((resolve) => {
+            graceTimer = setTimeout(resolve, deps.drainGraceMs ?? 60_000);
+          }),
+        ]);
+        clearTimeout(graceTimer);
         stopAll.abort();
         await runCleanup(
           [
-            { name: 'queue worker', run: async () => queueWorker?.close() },
+            { name: 'queue worker', run: async () => queueClosed },
             { name: 'heartbeat and registration', run: async () => heartbeat?.stop(true) },
             { name: 'queue connection', run: async () => queueConnection && closeRedis(queueConnection) },
             { name: 'rank connection', run: async () => rankConnection && closeRedis(rankConnection) },
