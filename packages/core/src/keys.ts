@@ -23,6 +23,8 @@ export interface Keys {
   workerHeartbeat(workerId: string): string;
   /** Hash: workerId -> "jobId:generation:rank" for every placed rank. */
   assignments(): string;
+  /** String with a TTL (PX): the holder id of the scheduler replica that leads (the leader lease). */
+  schedulerLeader(): string;
   /** Prefix for one collective group (job, generation); the collective adds the rest. */
   collectiveGroup(jobId: string, generation: number): string;
   /** BullMQ prefix for every queue. */
@@ -52,6 +54,7 @@ export function createKeys(prefix = 'trainyard'): Keys {
     workers: () => `${prefix}:workers`,
     workerHeartbeat: (workerId: string) => `${prefix}:worker:${workerId}:heartbeat`,
     assignments: () => `${prefix}:sched:assignments`,
+    schedulerLeader: () => `${prefix}:sched:leader`,
     collectiveGroup: (jobId: string, generation: number) => `${prefix}:coll:${jobId}.${generation}`,
     bullPrefix: () => `${prefix}-bull`,
     submissionsQueue: () => 'submissions',

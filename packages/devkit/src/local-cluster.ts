@@ -21,6 +21,11 @@ export interface LocalCluster {
   readonly prefix: string;
   readonly storeDir: string;
   readonly services: readonly ServiceProcess[];
+  /**
+   * Starts a service again (after it was killed or stopped) with the same name, environment
+   * and ports; its log is appended to. Resolves once the new process has spawned.
+   */
+  respawn(name: string): Promise<ServiceProcess>;
   /** Stops every process it started (SIGTERM, then SIGKILL after the grace period) and its Redis. */
   stop(): Promise<void>;
 }
@@ -44,9 +49,10 @@ function spawnService(
   entry: string,
   env: Record<string, string>,
   logDir: string,
+  append = false,
 ): ServiceProcess & { ready: Promise<void> } {
   const logFile = join(logDir, `${name}.log`);
-  const log = createWriteStream(logFile, { flags: 'w' });
+  const log = createWriteStream(logFile, { flags: append ? 'a' : 'w' });
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, entry)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
@@ -134,10 +140,25 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     };
     const apiPort = await freePort();
     const starts: Promise<void>[] = [];
+    const recipes = new Map<string, { entry: string; env: Record<string, string> }>();
     const add = (name: string, entry: string, env: Record<string, string>) => {
+      recipes.set(name, { entry, env: { ...common, ...env } });
       const s = spawnService(name, entry, { ...common, ...env }, logDir);
       services.push(s);
       starts.push(s.ready);
+    };
+    const respawn = async (name: string): Promise<ServiceProcess> => {
+      const recipe = recipes.get(name);
+      const index = services.findIndex((s) => s.name === name);
+      if (!recipe || index < 0) throw new Error(`no service named ${name}`);
+      const old = services[index]!;
+      if (old.child.exitCode === null && old.child.signalCode === null) {
+        throw new Error(`${name} (pid ${old.child.pid}) is still running`);
+      }
+      const s = spawnService(name, recipe.entry, recipe.env, logDir, true);
+      await s.ready;
+      services[index] = s;
+      return s;
     };
     add('api', 'services/api/src/main.ts', { API_PORT: String(apiPort), API_HOST: '127.0.0.1' });
     add('scheduler', 'services/scheduler/src/main.ts', { METRICS_PORT: String(await freePort()) });
@@ -171,7 +192,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     } finally {
       redis.disconnect();
     }
-    return { apiUrl, redisUrl, prefix, storeDir, services, stop };
+    return { apiUrl, redisUrl, prefix, storeDir, services, respawn, stop };
   } catch (err) {
     await stop();
     throw err;
