@@ -55,7 +55,8 @@ export interface LeaderLeaseOptions {
 /**
  * A leader lease in Redis: at most one holder at a time among replicas sharing `key`.
  *
- * - standby: every leaseMs/3 tries `SET key holderId NX PX leaseMs`; on success it leads.
+ * - standby: tries `SET key holderId NX PX leaseMs` every leaseMs/3, and again just as the
+ *   holder's key would expire (its PTTL), so a crashed leader is replaced within one lease.
  * - leader: every leaseMs/3 renews with a compare-and-PEXPIRE. A renewal that finds the key
  *   gone or someone else's steps down at once and goes back to trying. A lease no renewal
  *   extended in time (by the monotonic clock, counted from when the last good renewal was
@@ -63,7 +64,9 @@ export interface LeaderLeaseOptions {
  *   renewal still hangs.
  * - closed: close() stops the timers and releases with a compare-and-DEL (idempotent).
  *
- * Every Redis call waits at most leaseMs/3. `isLeader` is a local view; `holds()` asks Redis.
+ * Every Redis call waits at most leaseMs/4; after a failed one the next try comes leaseMs/10
+ * later, so a leader gets two renewals in before a lease runs out on one slow reply.
+ * `isLeader` is a local view; `holds()` asks Redis.
  */
 export class LeaderLease {
   readonly holderId: string;
@@ -80,13 +83,13 @@ export class LeaderLease {
   #closing: Promise<void> | null = null;
 
   constructor(options: LeaderLeaseOptions) {
-    if (!Number.isInteger(options.leaseMs) || options.leaseMs < 3) {
-      throw new Error(`leaseMs must be an integer >= 3, got ${options.leaseMs}`);
+    if (!Number.isInteger(options.leaseMs) || options.leaseMs < 10) {
+      throw new Error(`leaseMs must be an integer >= 10, got ${options.leaseMs}`);
     }
     this.#o = options;
     this.holderId = options.holderId;
     this.leaseMs = options.leaseMs;
-    this.#callTimeoutMs = Math.floor(options.leaseMs / 3);
+    this.#callTimeoutMs = Math.floor(options.leaseMs / 4);
   }
 
   get state(): LeaderLeaseState {
@@ -100,7 +103,7 @@ export class LeaderLease {
 
   /** Starts trying; resolves after the first attempt (leader at once when the key is free). */
   async start(): Promise<void> {
-    if (this.#started || this.#state === 'closed') throw new Error(`leader lease cannot start twice`);
+    if (this.#started || this.#state === 'closed') throw new Error('leader lease cannot start twice');
     this.#started = true;
     await this.#run();
   }
@@ -126,7 +129,7 @@ export class LeaderLease {
       this.#state = 'closed';
       this.#clearTimers();
       if (wasLeader) this.#call('onLose', () => this.#o.onLose?.('closed'));
-      await this.#attempt; // bounded: each call in it waits at most leaseMs/3
+      await this.#attempt; // bounded: each call in it waits at most leaseMs/4
       try {
         await this.#bounded('release', RELEASE.run(this.#o.redis, [this.#o.key], [this.holderId]));
       } catch (err) {
@@ -136,45 +139,55 @@ export class LeaderLease {
     return this.#closing;
   }
 
-  /** One attempt (acquire or renew), then the next one leaseMs/3 later. */
+  /**
+   * One attempt (acquire or renew), then the next: leaseMs/3 later, leaseMs/10 after a failed
+   * call, or, for a standby, just after the holder's lease would run out if sooner.
+   */
   #run(): Promise<void> {
     this.#next = null;
+    let delay = Math.floor(this.leaseMs / 3);
     this.#attempt = (async () => {
       try {
-        if (this.#state === 'leader') await this.#renew();
+        if (this.#state === 'leader' && !(await this.#renew())) delay = Math.ceil(this.leaseMs / 10);
         // A standby tries; so does a leader that just stepped down ("goes back to trying").
-        if (this.#state === 'standby') await this.#acquire();
+        if (this.#state === 'standby') delay = Math.min(delay, await this.#acquire());
       } catch (err) {
+        delay = Math.ceil(this.leaseMs / 10);
         this.#o.logger.warn({ err, state: this.#state }, 'leader lease attempt failed');
       }
     })();
     return this.#attempt.finally(() => {
       this.#attempt = null;
-      if (this.#state !== 'closed') this.#next = setTimeout(() => void this.#run(), this.#callTimeoutMs);
+      if (this.#state !== 'closed') this.#next = setTimeout(() => void this.#run(), delay);
     });
   }
 
-  async #acquire(): Promise<void> {
+  /** Tries to take the lease; returns how long until the current holder's lease runs out. */
+  async #acquire(): Promise<number> {
+    const { redis, key } = this.#o;
     const sentAt = performance.now();
-    const set = await this.#bounded(
-      'acquire',
-      this.#o.redis.set(this.#o.key, this.holderId, 'PX', this.leaseMs, 'NX'),
-    );
+    const set = await this.#bounded('acquire', redis.set(key, this.holderId, 'PX', this.leaseMs, 'NX'));
     // The key may already hold our own id: a SET whose reply timed out here but that Redis
     // applied, or this replica restarted under the same id. Reclaiming it is safe because
     // holder ids are unique among live replicas; otherwise we would sit out our own lease.
     const ours =
       set === 'OK' ||
-      (await this.#bounded('reclaim', RENEW.run(this.#o.redis, [this.#o.key], [this.holderId, this.leaseMs]))) ===
-        1;
-    if (!ours || this.#state !== 'standby') return; // closed meanwhile: close() releases it
+      (await this.#bounded('reclaim', RENEW.run(redis, [key], [this.holderId, this.leaseMs]))) === 1;
+    if (!ours) {
+      const ttl = await this.#bounded('ttl', redis.pttl(key));
+      // -2: gone already (try again at once); -1: no TTL (not a lease we wrote; poll).
+      return ttl === -2 ? 0 : ttl < 0 ? this.leaseMs : ttl + 2;
+    }
+    if (this.#state !== 'standby') return this.leaseMs; // closed meanwhile: close() releases it
     this.#state = 'leader';
     this.#extend(sentAt);
     this.#o.logger.info({ holderId: this.holderId, leaseMs: this.leaseMs }, 'leader lease acquired');
     this.#call('onAcquire', () => this.#o.onAcquire?.());
+    return this.leaseMs;
   }
 
-  async #renew(): Promise<void> {
+  /** False when the outcome is unknown (error or timeout). */
+  async #renew(): Promise<boolean> {
     const sentAt = performance.now();
     let renewed: unknown;
     try {
@@ -185,11 +198,12 @@ export class LeaderLease {
     } catch (err) {
       // Unknown outcome: keep leading until the lease runs out (the expiry timer steps down).
       this.#o.logger.warn({ err }, 'leader lease renewal failed; retrying');
-      return;
+      return false;
     }
-    if (this.#state !== 'leader') return; // stepped down or closed while it ran
+    if (this.#state !== 'leader') return true; // stepped down or closed while it ran
     if (renewed === 1) this.#extend(sentAt);
     else this.#stepDown('lost');
+    return true;
   }
 
   /** The lease now lasts until sentAt + leaseMs; steps down then unless renewed. */
@@ -198,8 +212,10 @@ export class LeaderLease {
     if (this.#expiry) clearTimeout(this.#expiry);
     this.#expiry = setTimeout(
       () => {
+        // Every renewal re-arms this timer, so firing means none came in time. (Timers may
+        // fire a millisecond early by performance.now(); stepping down early is the safe side.)
         this.#expiry = null;
-        if (this.#state === 'leader' && performance.now() >= this.#validUntil) this.#stepDown('expired');
+        if (this.#state === 'leader') this.#stepDown('expired');
       },
       Math.max(0, this.#validUntil - performance.now()),
     );
@@ -231,7 +247,7 @@ export class LeaderLease {
     }
   }
 
-  /** A Redis call that waits at most leaseMs/3. */
+  /** A Redis call that waits at most leaseMs/4. */
   async #bounded<T>(what: string, call: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -30,6 +30,8 @@ async function bounded(read: () => Promise<void>): Promise<void> {
 }
 
 export interface SchedulerMetrics {
+  /** 1 while this replica holds the leader lease, else 0. */
+  readonly leader: Gauge;
   readonly placements: Counter;
   readonly placementSeconds: Histogram;
 }
@@ -81,7 +83,14 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
       });
     },
   });
+  const leader = new Gauge({
+    name: 'trainyard_scheduler_leader',
+    help: '1 while this scheduler replica holds the leader lease (and places), else 0',
+    registers,
+  });
+  leader.set(0);
   return {
+    leader,
     placements: new Counter({
       name: 'trainyard_scheduler_placements_total',
       help: 'Jobs placed on a gang of workers',

@@ -1,8 +1,17 @@
-import { createLogger, JobSpec, JobStore, type RankTask, type WorkerRegistration } from '@trainyard/core';
+import {
+  createLogger,
+  createMetricsRegistry,
+  JobSpec,
+  JobStore,
+  type RankTask,
+  type Registry,
+  type WorkerRegistration,
+} from '@trainyard/core';
 import { Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RedisFixture, redisFixture } from '../../../test/helpers.js';
-import { createScheduler, type Scheduler } from './scheduler.js';
+import { createScheduler, type Scheduler, type SchedulerDeps } from './scheduler.js';
+import { createSchedulerMetrics } from './scheduler-metrics.js';
 
 const specFor = (workers: number) =>
   JobSpec.parse({
@@ -18,6 +27,7 @@ describe('scheduler (real Redis, real BullMQ)', () => {
   let fx: RedisFixture;
   let store: JobStore;
   let scheduler: Scheduler;
+  const replicas: Scheduler[] = [];
   const queues: Queue[] = [];
 
   const queue = (name: string) => {
@@ -68,21 +78,24 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     }
   };
 
+  const schedulerDeps = (): SchedulerDeps => ({
+    redis: fx.redis,
+    connect: () => fx.redis.duplicate(),
+    keys: fx.keys,
+    logger: createLogger('scheduler-test', 'silent'),
+    tickMs: 200,
+    forgetLostWorkerMs: 300,
+  });
+
   beforeEach(async () => {
     fx = await redisFixture();
     store = new JobStore(fx.redis, fx.keys);
-    scheduler = createScheduler({
-      redis: fx.redis,
-      connect: () => fx.redis.duplicate(),
-      keys: fx.keys,
-      logger: createLogger('scheduler-test', 'silent'),
-      tickMs: 200,
-      forgetLostWorkerMs: 300,
-    });
+    scheduler = createScheduler(schedulerDeps());
   });
 
   afterEach(async () => {
     await scheduler.close();
+    await Promise.all(replicas.splice(0).map((s) => s.close()));
     await Promise.all(queues.splice(0).map((q) => q.close()));
     await fx.cleanup();
   });
@@ -218,5 +231,63 @@ describe('scheduler (real Redis, real BullMQ)', () => {
       .filter((e) => e.event.type === 'state')
       .map((e) => (e.event as { state: string }).state);
     expect(states).toEqual(['QUEUED', 'PLACED', 'RESTARTING', 'PLACED', 'FAILED']);
+  });
+
+  it('lets only the leader of two replicas place (each job once), and the standby take over within one lease', async () => {
+    const leaseMs = 1200;
+    const leaderGauge = async (registry: Registry) =>
+      (await registry.getSingleMetric('trainyard_scheduler_leader')!.get()).values[0]!.value;
+    const replica = (schedulerId: string) => {
+      const registry = createMetricsRegistry('scheduler', { defaultMetrics: false });
+      const s = createScheduler({
+        ...schedulerDeps(),
+        metrics: createSchedulerMetrics(registry, fx.redis, fx.keys),
+        schedulerId,
+        leaseMs,
+      });
+      replicas.push(s);
+      return { s, registry };
+    };
+    await addWorker('w-a');
+    await addWorker('w-b');
+    const one = replica('one');
+    const two = replica('two');
+    await one.s.start(); // the lease is free: leads at once
+    await two.s.start();
+    expect([one.s.leader, two.s.leader]).toEqual([true, false]);
+    expect([await leaderGauge(one.registry), await leaderGauge(two.registry)]).toEqual([1, 0]);
+
+    const first = await submit(1);
+    await waitUntil(
+      'the first job to be placed',
+      async () => (await store.mustGet(first)).state === 'PLACED',
+    );
+    await two.s.tick(); // a standby's pass does nothing
+    await one.s.tick();
+    const states = (await store.readEvents(first, '0'))
+      .filter((e) => e.event.type === 'state')
+      .map((e) => (e.event as { state: string }).state);
+    expect(states).toEqual(['QUEUED', 'PLACED']);
+    expect((await store.mustGet(first)).generation).toBe(1);
+    expect([...(await tasksOf('w-a')), ...(await tasksOf('w-b'))]).toEqual([
+      { jobId: first, generation: 1, rank: 0, world: 1 },
+    ]);
+
+    // The leader stops (and releases the lease); a job submitted afterwards is placed by the standby.
+    const closedAt = Date.now();
+    await one.s.close();
+    expect(await leaderGauge(one.registry)).toBe(0);
+    const second = await submit(1);
+    await waitUntil(
+      'the second job to be placed',
+      async () => (await store.mustGet(second)).state === 'PLACED',
+    );
+    expect(Date.now() - closedAt).toBeLessThan(leaseMs);
+    expect(two.s.leader).toBe(true);
+    expect(await leaderGauge(two.registry)).toBe(1);
+    const busy = (await store.mustGet(first)).placement![0]!.workerId;
+    expect((await store.mustGet(second)).placement!.map((p) => p.workerId)).toEqual([
+      busy === 'w-a' ? 'w-b' : 'w-a',
+    ]);
   });
 });

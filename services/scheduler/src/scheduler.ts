@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
   closeRedis,
   Errors,
@@ -16,6 +18,7 @@ import {
   Submission,
 } from '@trainyard/core';
 import { type Job, Queue, Worker as QueueWorker } from 'bullmq';
+import { LeaderLease } from './leader-lease.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
 
 export interface SchedulerDeps {
@@ -28,14 +31,20 @@ export interface SchedulerDeps {
   readonly tickMs: number;
   /** A lost worker (heartbeat expired) holding no placement is forgotten after this long. */
   readonly forgetLostWorkerMs?: number;
+  /** Unique among live replicas: the leader lease's value while this one leads. Default: host-pid-random. */
+  readonly schedulerId?: string;
+  /** Leader lease length (default 10 s): a standby takes over within this long after the leader dies. */
+  readonly leaseMs?: number;
 }
 
 export type SchedulerState = 'created' | 'running' | 'closing' | 'closed';
 
 export interface Scheduler {
   readonly state: SchedulerState;
+  /** True while this replica holds the leader lease: only the leader consumes submissions and places. */
+  readonly leader: boolean;
   start(): Promise<void>;
-  /** One pass: release finished placements, fail jobs on lost workers, place what fits. */
+  /** One pass (leader only): release finished placements, fail jobs on lost workers, place what fits. */
   tick(): Promise<void>;
   close(): Promise<void>;
 }
@@ -91,7 +100,9 @@ export function chooseGang(
  * The scheduler: keeps the pending set (from the submissions queue), the pool (from
  * heartbeats) and every placement. A job is placed only when all its ranks fit at once
  * (gang), oldest first; a job that does not fit does not block smaller ones behind it.
- * Every decision lives in Redis, so a restarted scheduler loses nothing.
+ * Every decision lives in Redis, so a restarted scheduler loses nothing. Replicas share a
+ * leader lease: only the leader consumes submissions and runs passes; a standby waits and
+ * takes over (within one lease) when the leader stops or dies.
  */
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { redis, keys, logger } = deps;
@@ -99,6 +110,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let state: SchedulerState = 'created';
   let submissionsWorker: QueueWorker | null = null;
   let submissionsConnection: Redis | null = null;
+  const schedulerId = deps.schedulerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  let lease: LeaderLease | null = null;
+  let leaseConnection: Redis | null = null;
+  /** Leadership changes (start or stop consuming submissions), applied one at a time, in order. */
+  let leadership: Promise<void> = Promise.resolve();
   const workerQueues = new Map<string, Queue>();
   let timer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> | null = null;
@@ -174,6 +190,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const free = pool.filter((m) => memberState(m) === 'free');
     const pending = await redis.zrange(keys.pending(), 0, -1);
     for (const jobId of pending) {
+      if (!lease?.isLeader) return; // stepped down mid-pass (local view; no Redis call)
       const job = await store.get(jobId);
       if (job?.state !== 'QUEUED' && job?.state !== 'RESTARTING') {
         await redis.zrem(keys.pending(), jobId);
@@ -251,11 +268,61 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   let passes = 0;
   const tickOnce = async () => {
+    // Only the leader acts, and it checks with Redis (GET lease key === our id) before the
+    // pass and again right before placing. This is a fenced check, not a fence: the lease
+    // can still run out between the GET and a write (a pause longer than what is left of it),
+    // so for a moment two replicas may both act. That is safe because every write here is
+    // an idempotent Lua script that checks current state: JobStore.place requires the job
+    // QUEUED/RESTARTING and every chosen worker unassigned, so the second placement of a job
+    // (or of a worker) is a no-op and only the replica whose place() applied dispatches rank
+    // tasks; failGeneration checks the generation; releases compare the assignment; the
+    // pending set is written with ZADD NX.
+    if (!(await lease?.holds())) return;
     if (passes++ % SWEEP_EVERY === 0) await sweepQueued();
     let pool = await readPool(redis, keys);
     await release(pool);
     pool = await readPool(redis, keys);
+    if (!(await lease?.holds())) return;
     await place(pool);
+  };
+
+  /** On becoming leader: consume submissions and run a pass (a sweep first) at once. */
+  const startLeading = async () => {
+    if (state !== 'running' || !lease?.isLeader || submissionsWorker) return;
+    submissionsConnection = deps.connect('scheduler-submissions');
+    submissionsWorker = new QueueWorker(keys.submissionsQueue(), accept, {
+      connection: submissionsConnection,
+      prefix: keys.bullPrefix(),
+      concurrency: 1,
+    });
+    submissionsWorker.on('error', (err) => logger.error({ err }, 'submissions queue error'));
+    passes = 0;
+    void runTick();
+    logger.info({ schedulerId }, 'leading: consuming submissions and placing');
+  };
+
+  /** On losing leadership (or closing): stop consuming submissions. */
+  const stopLeading = async () => {
+    const worker = submissionsWorker;
+    const connection = submissionsConnection;
+    submissionsWorker = null;
+    submissionsConnection = null;
+    if (!worker) return;
+    await runCleanup(
+      [
+        { name: 'submissions worker', run: () => worker.close() },
+        { name: 'submissions connection', run: () => connection && closeRedis(connection) },
+      ],
+      logger,
+    );
+    logger.info({ schedulerId }, 'standing by: no longer consuming submissions');
+  };
+
+  const changeLeadership = (change: () => Promise<void>): Promise<void> => {
+    leadership = leadership
+      .then(change)
+      .catch((err: unknown) => logger.error({ err }, 'leadership change failed'));
+    return leadership;
   };
 
   /** Coalesces concurrent triggers into at most one running pass plus one queued pass. */
@@ -283,21 +350,35 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     get state() {
       return state;
     },
+    get leader() {
+      return lease?.isLeader ?? false;
+    },
     tick: runTick,
 
     async start() {
       if (state !== 'created') throw new Error(`scheduler cannot start from state ${state}`);
       state = 'running';
-      submissionsConnection = deps.connect('scheduler-submissions');
-      submissionsWorker = new QueueWorker(keys.submissionsQueue(), accept, {
-        connection: submissionsConnection,
-        prefix: keys.bullPrefix(),
-        concurrency: 1,
+      leaseConnection = deps.connect('scheduler-lease');
+      lease = new LeaderLease({
+        redis: leaseConnection,
+        key: keys.schedulerLeader(),
+        holderId: schedulerId,
+        leaseMs: deps.leaseMs ?? 10_000,
+        logger,
+        onAcquire: () => {
+          deps.metrics?.leader.set(1);
+          void changeLeadership(startLeading);
+        },
+        onLose: () => {
+          deps.metrics?.leader.set(0);
+          void changeLeadership(stopLeading);
+        },
       });
-      submissionsWorker.on('error', (err) => logger.error({ err }, 'submissions queue error'));
       timer = setInterval(() => void runTick(), deps.tickMs);
-      void runTick();
-      logger.info('scheduler started');
+      // Leads at once when the lease is free (and its submissions worker is running on return).
+      await lease.start();
+      await leadership;
+      logger.info({ schedulerId, leader: lease.isLeader }, 'scheduler started');
     },
 
     close() {
@@ -306,19 +387,20 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         if (timer) clearInterval(timer);
         await runCleanup(
           [
-            { name: 'submissions worker', run: async () => submissionsWorker?.close() },
+            { name: 'submissions worker', run: () => changeLeadership(stopLeading) },
             { name: 'pending pass', run: async () => ticking },
+            // Released only once this replica stopped acting: a standby then leads within leaseMs/3.
+            { name: 'leader lease', run: async () => lease?.close() },
+            { name: 'leadership changes', run: () => leadership },
             {
               name: 'worker queues',
               run: async () => Promise.all([...workerQueues.values()].map((q) => q.close())),
             },
-            {
-              name: 'submissions connection',
-              run: async () => submissionsConnection && closeRedis(submissionsConnection),
-            },
+            { name: 'lease connection', run: async () => leaseConnection && closeRedis(leaseConnection) },
           ],
           logger,
         );
+        deps.metrics?.leader.set(0);
         state = 'closed';
       })();
       return closing;
