@@ -138,10 +138,11 @@ async function main(): Promise<void> {
       stats.injected++;
     }
     let verdict: string;
-    if (!done || done.state !== 'SUCCEEDED') {
+    const succeeded = done?.state === 'SUCCEEDED' ? done : null;
+    if (!succeeded) {
       tally.missing++;
       verdict = `MISSING (${done?.state ?? 'no end within 180 s'}${done?.error ? `: ${done.error.message}` : ''})`;
-    } else if (!(await weights(done)).equals(expected)) {
+    } else if (!(await weights(succeeded)).equals(expected)) {
       tally.wrong++;
       verdict = 'WRONG (weights differ from the uninterrupted run)';
     } else {
