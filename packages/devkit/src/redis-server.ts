@@ -38,7 +38,12 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startRedisServer(
-  options: { port?: number; extraArgs?: string[] } = {},
+  options: {
+    port?: number;
+    /** Reuse this data folder (e.g. to restart a server on its AOF); it is left in place on stop. */
+    dir?: string;
+    extraArgs?: string[];
+  } = {},
 ): Promise<RedisServerHandle> {
   const bin = findRedisServerBinary();
   if (!bin) {
@@ -47,7 +52,11 @@ export async function startRedisServer(
     );
   }
   const port = options.port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'trainyard-redis-'));
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'trainyard-redis-'));
+  const removeDir = () => {
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  };
   const child = spawn(
     bin,
     [
@@ -79,7 +88,7 @@ export async function startRedisServer(
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) {
-      rmSync(dir, { recursive: true, force: true });
+      removeDir();
       throw new Error(`redis-server exited with code ${child.exitCode} at start: ${stderr.trim()}`);
     }
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -93,7 +102,7 @@ export async function startRedisServer(
       probe.disconnect();
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        rmSync(dir, { recursive: true, force: true });
+        removeDir();
         throw new Error(`redis-server on port ${port} did not answer within 10 s: ${stderr.trim()}`);
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -108,7 +117,7 @@ export async function startRedisServer(
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         const done = () => {
-          rmSync(dir, { recursive: true, force: true });
+          removeDir();
           resolve();
         };
         if (child.exitCode !== null || child.signalCode !== null) return done();

@@ -31,6 +31,8 @@ export interface SchedulerDeps {
   readonly tickMs: number;
   /** A lost worker (heartbeat expired) holding no placement is forgotten after this long. */
   readonly forgetLostWorkerMs?: number;
+  /** A live worker that stops running its rank of a RUNNING job for this long ends that generation. */
+  readonly rankGoneGraceMs?: number;
   /** Unique among live replicas: the leader lease's value while this one leads. Default: host-pid-random. */
   readonly schedulerId?: string;
   /** Leader lease length (default 10 s): a standby takes over within this long after the leader dies. */
@@ -121,6 +123,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let again = false;
   let closing: Promise<void> | null = null;
   const lostSince = new Map<string, number>();
+  const notRunningSince = new Map<string, number>();
   const toldMixed = new Set<string>();
 
   const queueFor = (workerId: string): Queue => {
@@ -165,9 +168,28 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const s = await store.getState(jobId!);
       const over = !s || !isLive(s.state) || String(s.generation) !== gen;
       const stillRunning = m.heartbeat?.running === m.assignment;
+      if (stillRunning) notRunningSince.delete(m.assignment);
       if (over && !stillRunning) {
         await RELEASE.run(redis, [keys.assignments()], [m.registration.workerId, m.assignment]);
         logger.info({ workerId: m.registration.workerId, assignment: m.assignment }, 'placement released');
+      } else if (!over && s?.state === 'RUNNING' && m.heartbeat && !stillRunning) {
+        // Alive, but no longer running its rank of a RUNNING generation (every rank has
+        // joined by then): the rank ended without ending the generation, e.g. its failure
+        // report was lost while Redis restarted. Past a grace period, end the generation.
+        const since = notRunningSince.get(m.assignment) ?? Date.now();
+        notRunningSince.set(m.assignment, since);
+        if (Date.now() - since >= (deps.rankGoneGraceMs ?? 10_000)) {
+          notRunningSince.delete(m.assignment);
+          const r = await store.failGeneration(jobId!, s.generation, {
+            code: Errors.RANK_FAILED.code,
+            message: `worker ${m.registration.workerId} no longer runs its rank`,
+            rank: Number(m.assignment.split(':')[2]),
+            workerId: m.registration.workerId,
+            retryable: true,
+          });
+          if (r.result === StoreResult.OK)
+            logger.warn({ jobId, state: r.state }, 'rank gone from a live worker');
+        }
       } else if (!over && !m.heartbeat && s) {
         // The worker is gone while its rank's generation is live: that generation cannot
         // finish. It restarts from the latest checkpoint while restarts are left, else fails.

@@ -451,6 +451,15 @@ async function train(
     });
     if (done.result < 0)
       log.warn({ result: done.result, state: done.state }, 'could not mark the job SUCCEEDED');
+  } else {
+    // Stay "running" until rank 0 has ended the job: a worker that stops reporting a rank of
+    // a RUNNING job looks like a rank that died (the scheduler then ends the generation).
+    const deadline = Date.now() + spec.collective.timeoutMs;
+    while (Date.now() < deadline && !ctx.signal.aborted) {
+      const s = await store.getState(task.jobId);
+      if (!s || s.generation !== task.generation || !isLive(s.state)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
   return program;
 }
