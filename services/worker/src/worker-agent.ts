@@ -33,6 +33,8 @@ export interface WorkerDeps {
   readonly metricsUrl?: string | null;
   readonly heartbeatMs: number;
   readonly heartbeatTtlMs: number;
+  /** BullMQ's lock on a task while it is being accepted (tests shorten it). */
+  readonly queueLockMs?: number;
   /** On close, how long a running rank may take to reach a checkpoint and hand over (default 60 s). */
   readonly drainGraceMs?: number;
   /** How often a running rank checks whether its job ended elsewhere (cancel). */
@@ -67,10 +69,29 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
   let draining = false;
   let closing: Promise<void> | null = null;
 
-  const runTask = async (job: Job): Promise<RankOutcome> => {
+  let current: Promise<unknown> | null = null;
+
+  /**
+   * Takes a rank task off the queue: stops fetching (one rank at a time), reports the rank as
+   * running, starts it, and completes the queue task at once. The rank's liveness is its
+   * heartbeat; no queue lock has to be renewed while a step holds the event loop, so a task
+   * is never seen as stalled nor delivered twice, however long a step takes.
+   */
+  const accept = async (job: Job): Promise<string> => {
     const task = RankTask.parse(job.data);
+    await queueWorker!.pause(true);
     deps.metrics?.rankRunning.set(1);
     await heartbeat?.setRunning(`${task.jobId}:${task.generation}:${task.rank}`);
+    current = runTask(task)
+      .catch((err: unknown) => log.error({ err, task }, 'rank task failed'))
+      .finally(() => {
+        current = null;
+        if (state === 'running') queueWorker?.resume();
+      });
+    return 'started';
+  };
+
+  const runTask = async (task: RankTask): Promise<RankOutcome> => {
     const abort = new AbortController();
     const onStop = () => abort.abort(new Error('worker is shutting down'));
     stopAll.signal.addEventListener('abort', onStop);
@@ -144,11 +165,12 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
       );
       rankConnection = deps.connect(`worker-${workerId}-rank`);
       queueConnection = deps.connect(`worker-${workerId}-queue`);
-      queueWorker = new QueueWorker(keys.workerQueue(workerId), runTask, {
+      queueWorker = new QueueWorker(keys.workerQueue(workerId), accept, {
         connection: queueConnection,
         prefix: keys.bullPrefix(),
         concurrency: 1,
-        lockDuration: 30_000,
+        lockDuration: deps.queueLockMs ?? 30_000,
+        stalledInterval: deps.queueLockMs ?? 30_000,
         maxStalledCount: 0,
       });
       queueWorker.on('error', (err) => log.error({ err }, 'queue error'));
@@ -166,13 +188,14 @@ export function createWorker(deps: WorkerDeps): TrainyardWorker {
         const queueClosed = queueWorker?.close() ?? Promise.resolve();
         let graceTimer: NodeJS.Timeout | undefined;
         await Promise.race([
-          queueClosed.catch(() => {}),
+          Promise.all([queueClosed.catch(() => {}), current]),
           new Promise<void>((resolve) => {
             graceTimer = setTimeout(resolve, deps.drainGraceMs ?? 60_000);
           }),
         ]);
         clearTimeout(graceTimer);
         stopAll.abort();
+        await current;
         await runCleanup(
           [
             { name: 'queue worker', run: async () => queueClosed },
