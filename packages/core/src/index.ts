@@ -43,7 +43,9 @@ export {
   ModelSpec,
   NonFiniteSpec,
   OptimizerSpec,
+  rankCounts,
   stepsPerEpoch,
+  workerBounds,
 } from './job-spec.js';
 export {
   canTransition,

@@ -89,8 +89,15 @@ export const JobSpec = z
     name: z.string().min(1).max(128).optional(),
     model: ModelSpec,
     dataset: DatasetSpec,
-    /** Number of ranks; the job starts only when this many workers are free at once. */
-    workers: int(1, LIMITS.maxWorkers),
+    /**
+     * Number of ranks; the job starts only when this many workers are free at once. Or
+     * `{ min, max }` (elastic): it starts, and restarts after a failure, with as many as are
+     * free within the bounds and divide the global batch.
+     */
+    workers: z.union([
+      int(1, LIMITS.maxWorkers),
+      z.strictObject({ min: int(1, LIMITS.maxWorkers), max: int(1, LIMITS.maxWorkers) }),
+    ]),
     /** Global batch size, split evenly over the ranks. */
     batchSize: int(1, LIMITS.maxBatchSize),
     optimizer: OptimizerSpec,
@@ -111,11 +118,21 @@ export const JobSpec = z
     onNonFinite: NonFiniteSpec.default({ action: 'fail', maxSkippedSteps: 10 }),
   })
   .superRefine((spec, ctx) => {
-    if (spec.batchSize % spec.workers !== 0) {
+    const { min, max } = workerBounds(spec);
+    if (min > max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workers', 'min'],
+        message: `min ${min} is larger than max ${max}`,
+      });
+    } else if (rankCounts(spec).length === 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['batchSize'],
-        message: `batchSize ${spec.batchSize} must be divisible by workers ${spec.workers}`,
+        message:
+          min === max
+            ? `batchSize ${spec.batchSize} must be divisible by workers ${min}`
+            : `batchSize ${spec.batchSize} must be divisible by some number of workers in ${min}..${max}`,
       });
     }
     if (spec.model.family === 'cnn') {
@@ -159,6 +176,19 @@ export type JobSpecInput = z.input<typeof JobSpec>;
 export type ModelSpec = z.infer<typeof ModelSpec>;
 export type DatasetSpec = z.infer<typeof DatasetSpec>;
 export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
+
+/** The bounds on a job's rank count: a fixed count is min = max. */
+export function workerBounds(spec: Pick<JobSpec, 'workers'>): { min: number; max: number } {
+  return typeof spec.workers === 'number' ? { min: spec.workers, max: spec.workers } : spec.workers;
+}
+
+/** The rank counts a job may run with, largest first: within its bounds, dividing the global batch. */
+export function rankCounts(spec: Pick<JobSpec, 'workers' | 'batchSize'>): number[] {
+  const { min, max } = workerBounds(spec);
+  const out: number[] = [];
+  for (let w = max; w >= min; w--) if (spec.batchSize % w === 0) out.push(w);
+  return out;
+}
 
 /** Steps per epoch under the drop-last policy: an incomplete last global batch is not run. */
 export function stepsPerEpoch(spec: Pick<JobSpec, 'batchSize' | 'dataset'>): number {

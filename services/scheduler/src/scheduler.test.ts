@@ -160,6 +160,35 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     expect((await store.mustGet(mixed)).placement!.map((p) => p.workerId).sort()).toEqual(['w-cpu', 'w-tf']);
   });
 
+  it('places an elastic job with as many workers as are free within its bounds, and restarts it smaller', async () => {
+    await addWorker('w-a');
+    await addWorker('w-b');
+    await scheduler.start();
+    const { job } = await store.create({ ...specFor(1), workers: { min: 2, max: 3 }, batchSize: 12 });
+    await queue(fx.keys.submissionsQueue()).add(
+      'submit',
+      { jobId: job.id, submittedAt: job.createdAt },
+      { jobId: job.id },
+    );
+    await waitUntil(
+      'placement on the 2 free workers',
+      async () => (await store.mustGet(job.id)).state === 'PLACED',
+    );
+    expect((await store.mustGet(job.id)).placement).toHaveLength(2);
+    // A third worker joins; a lost one ends the generation; the restart takes what is free (2).
+    await addWorker('w-c');
+    await fx.redis.del(fx.keys.workerHeartbeat('w-a'));
+    await waitUntil('generation 2', async () => (await store.mustGet(job.id)).generation === 2);
+    const second = await store.mustGet(job.id);
+    expect(second.placement!.map((p) => p.workerId).sort()).toEqual(['w-b', 'w-c']);
+    expect(await tasksOf('w-c')).toContainEqual({
+      jobId: job.id,
+      generation: 2,
+      rank: expect.any(Number),
+      world: 2,
+    });
+  });
+
   it('schedules a QUEUED job whose submission never reached the queue', async () => {
     await addWorker('w-a');
     const { job } = await store.create(specFor(1)); // record written, enqueue "lost"

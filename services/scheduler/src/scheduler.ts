@@ -12,6 +12,7 @@ import {
   type PoolMember,
   type RankTask,
   type Redis,
+  rankCounts,
   readPool,
   runCleanup,
   StoreResult,
@@ -218,9 +219,16 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         await redis.zrem(keys.pending(), jobId);
         continue;
       }
-      const world = job.spec.workers;
-      if (world > free.length) continue; // backfill: smaller jobs behind it may still fit
-      const gang = chooseGang(free, world, job.spec.allowMixedBackends);
+      // The largest rank count that fits now (a fixed-size job has one); backfill: a job
+      // that does not fit does not hold the smaller ones behind it.
+      const counts = rankCounts(job.spec);
+      let gang: PoolMember[] | null = null;
+      for (const w of counts) {
+        gang = w <= free.length ? chooseGang(free, w, job.spec.allowMixedBackends) : null;
+        if (gang) break;
+      }
+      const world = counts.at(-1)!;
+      if (world > free.length) continue;
       if (!gang) {
         if (!toldMixed.has(jobId)) {
           toldMixed.add(jobId);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JobSpec, JobStore } from '@trainyard/core';
+import { JobSpec, JobStore, workerBounds } from '@trainyard/core';
 import { REPO_ROOT } from '@trainyard/devkit';
 import { decodeNamedArrays } from '@trainyard/models';
 import { FsObjectStore, readCheckpoint } from '@trainyard/storage';
@@ -36,7 +36,8 @@ function runRankProcess(env: Record<string, string>): Promise<{ code: number | n
 async function trainJob(fx: RedisFixture, storeDir: string, spec: JobSpec): Promise<Float32Array> {
   const store = new JobStore(fx.redis, fx.keys);
   const { job } = await store.create(spec);
-  const workerIds = Array.from({ length: spec.workers }, (_, r) => `${job.id}-w${r}`);
+  const world = workerBounds(spec).max;
+  const workerIds = Array.from({ length: world }, (_, r) => `${job.id}-w${r}`);
   const placed = await store.place(job.id, workerIds);
   expect(placed.generation).toBe(1);
   const results = await Promise.all(
@@ -47,7 +48,7 @@ async function trainJob(fx: RedisFixture, storeDir: string, spec: JobSpec): Prom
         JOB_ID: job.id,
         GENERATION: '1',
         RANK: String(rank),
-        WORLD: String(spec.workers),
+        WORLD: String(world),
         WORKER_ID: workerId,
         STORE_DIR: storeDir,
       }),

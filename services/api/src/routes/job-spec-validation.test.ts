@@ -98,6 +98,8 @@ const cases: ReadonlyArray<readonly [string, Mutate, string]> = [
   ['workers above 64', set('workers', 65), 'workers'],
   ['workers fractional', set('workers', 1.5), 'workers'],
   ['workers a string', set('workers', '2'), 'workers'],
+  ['elastic workers min above max', set('workers', { min: 3, max: 2 }), 'workers.min'],
+  ['elastic workers with an unknown key', set('workers', { min: 1, max: 2, step: 1 }), 'workers.step'],
   // batchSize
   ['batchSize missing', unset('batchSize'), 'batchSize'],
   ['batchSize zero', set('batchSize', 0), 'batchSize'],
