@@ -156,4 +156,29 @@ describe('end to end: REST -> scheduler -> 2 worker processes', () => {
     await readSse(`${cluster.apiUrl}/v1/jobs/${next.id}/events`, () => {});
     expect((await getJob(next.id)).state).toBe('SUCCEEDED');
   }, 120_000);
+
+  it('uneven data: 5 samples, global batch 2, 2 workers finishes cleanly (drop-last); 3 samples for 4 workers is a 400', async () => {
+    const tiny = {
+      ...smallJob,
+      dataset: { ...smallJob.dataset, trainSize: 5, testSize: 10 },
+      batchSize: 2,
+      epochs: 2,
+    };
+    const job = await post(tiny);
+    await readSse(`${cluster.apiUrl}/v1/jobs/${job.id}/events`, () => {});
+    const done = await getJob(job.id);
+    expect(done.state, JSON.stringify(done.error)).toBe('SUCCEEDED');
+    expect(done.progress).toMatchObject({ step: 4, totalSteps: 4 }); // floor(5 / 2) = 2 steps a epoch, the 5th sample dropped
+    const refused = await fetch(`${cluster.apiUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...tiny, dataset: { ...tiny.dataset, trainSize: 3 }, workers: 4, batchSize: 4 }),
+    });
+    expect(refused.status).toBe(400);
+    const body = (await refused.json()) as { error: { issues: { path: string; message: string }[] } };
+    expect(body.error.issues).toContainEqual({
+      path: 'dataset.trainSize',
+      message: expect.stringMatching(/smaller than one global batch/),
+    });
+  }, 60_000);
 });
