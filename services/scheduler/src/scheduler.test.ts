@@ -85,6 +85,7 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     logger: createLogger('scheduler-test', 'silent'),
     tickMs: 200,
     forgetLostWorkerMs: 300,
+    rankStartGraceMs: 1_500,
   });
 
   beforeEach(async () => {
@@ -187,6 +188,21 @@ describe('scheduler (real Redis, real BullMQ)', () => {
       rank: expect.any(Number),
       world: 2,
     });
+  });
+
+  it('re-places a generation whose rank tasks never reached its live workers', async () => {
+    await addWorker('w-a');
+    await addWorker('w-b');
+    await scheduler.start();
+    const id = await submit(1);
+    await waitUntil('placement', async () => (await store.mustGet(id)).state === 'PLACED');
+    const first = (await store.mustGet(id)).placement![0]!.workerId;
+    // The task is lost (as if the scheduler had died between placing and dispatching).
+    await queue(fx.keys.workerQueue(first)).obliterate({ force: true });
+    await waitUntil('generation 2', async () => (await store.mustGet(id)).generation === 2);
+    const job = await store.mustGet(id);
+    expect(job.restarts[0]).toMatchObject({ code: 'TRAINYARD_ERR_RANK_FAILED', workerId: first });
+    expect(job.restarts[0]!.reason).toMatch(/never started its rank/);
   });
 
   it('schedules a QUEUED job whose submission never reached the queue', async () => {

@@ -34,6 +34,8 @@ export interface SchedulerDeps {
   readonly forgetLostWorkerMs?: number;
   /** A live worker that stops running its rank of a RUNNING job for this long ends that generation. */
   readonly rankGoneGraceMs?: number;
+  /** A live worker that has not started its rank of a PLACED job this long after placement ends that generation. */
+  readonly rankStartGraceMs?: number;
   /** Unique among live replicas: the leader lease's value while this one leads. Default: host-pid-random. */
   readonly schedulerId?: string;
   /** Leader lease length (default 10 s): a standby takes over within this long after the leader dies. */
@@ -173,17 +175,24 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       if (over && !stillRunning) {
         await RELEASE.run(redis, [keys.assignments()], [m.registration.workerId, m.assignment]);
         logger.info({ workerId: m.registration.workerId, assignment: m.assignment }, 'placement released');
-      } else if (!over && s?.state === 'RUNNING' && m.heartbeat && !stillRunning) {
-        // Alive, but no longer running its rank of a RUNNING generation (every rank has
-        // joined by then): the rank ended without ending the generation, e.g. its failure
-        // report was lost while Redis restarted. Past a grace period, end the generation.
+      } else if (!over && s && m.heartbeat && !stillRunning) {
+        // Alive, but not running its rank of a live generation. In RUNNING every rank has
+        // joined, so the rank ended without ending the generation (e.g. its failure report was
+        // lost while Redis restarted). In PLACED the rank task may still be on its way, but not
+        // for a minute: then it was lost (e.g. the scheduler died between placing and
+        // dispatching). Past the grace period, end the generation; it restarts.
+        const grace =
+          s.state === 'RUNNING' ? (deps.rankGoneGraceMs ?? 10_000) : (deps.rankStartGraceMs ?? 60_000);
         const since = notRunningSince.get(m.assignment) ?? Date.now();
         notRunningSince.set(m.assignment, since);
-        if (Date.now() - since >= (deps.rankGoneGraceMs ?? 10_000)) {
+        if (Date.now() - since >= grace) {
           notRunningSince.delete(m.assignment);
           const r = await store.failGeneration(jobId!, s.generation, {
             code: Errors.RANK_FAILED.code,
-            message: `worker ${m.registration.workerId} no longer runs its rank`,
+            message:
+              s.state === 'RUNNING'
+                ? `worker ${m.registration.workerId} no longer runs its rank`
+                : `worker ${m.registration.workerId} never started its rank`,
             rank: Number(m.assignment.split(':')[2]),
             workerId: m.registration.workerId,
             retryable: true,
