@@ -6,6 +6,10 @@ export const SchedulerConfig = BaseConfig.extend({
   SCHEDULER_TICK_MS: positiveMs.default(1000),
   /** A worker whose heartbeat expired and that holds no placement is dropped from the pool after this long. */
   SCHEDULER_FORGET_LOST_WORKER_MS: positiveMs.default(60_000),
+  /** A live worker that stops running its rank of a RUNNING job this long ends the generation. */
+  SCHEDULER_RANK_GONE_GRACE_MS: positiveMs.default(10_000),
+  /** A live worker that has not started its rank of a PLACED job this long ends the generation. */
+  SCHEDULER_RANK_START_GRACE_MS: positiveMs.default(60_000),
   /** Leader lease: renewed every third of it; a standby takes over within it after the leader dies. */
   SCHEDULER_LEASE_MS: positiveMs.min(1000, 'must be at least 1000').default(10_000),
   /** This replica's holder id in the leader lease; must be unique among live replicas. */

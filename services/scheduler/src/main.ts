@@ -34,6 +34,8 @@ const scheduler = createScheduler({
   metrics,
   tickMs: config.SCHEDULER_TICK_MS,
   forgetLostWorkerMs: config.SCHEDULER_FORGET_LOST_WORKER_MS,
+  rankGoneGraceMs: config.SCHEDULER_RANK_GONE_GRACE_MS,
+  rankStartGraceMs: config.SCHEDULER_RANK_START_GRACE_MS,
   schedulerId: config.SCHEDULER_ID,
   leaseMs: config.SCHEDULER_LEASE_MS,
 });
