@@ -21,3 +21,4 @@ export {
 } from './checkpoint.js';
 export { FsObjectStore } from './fs-object-store.js';
 export { type ObjectStore, validateKey, validatePrefix } from './object-store.js';
+export { S3ObjectStore, type S3StoreOptions } from './s3-object-store.js';

@@ -17,6 +17,17 @@ export const WorkerConfig = BaseConfig.extend({
     .min(1)
     .default('.data/objects')
     .transform((p) => resolve(p)),
+  /** With S3_BUCKET set, checkpoints go to that S3-compatible store instead of TRAINYARD_STORE_DIR. */
+  S3_BUCKET: z.string().min(3).max(63).optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ENDPOINT: z.url().optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9_][A-Za-z0-9._-]*\/)*$/, "must be empty or end with '/'")
+    .default(''),
   METRICS_HOST: z.string().default('127.0.0.1'),
   /** 0 picks a free port. */
   METRICS_PORT: port.default(0),

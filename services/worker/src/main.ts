@@ -10,7 +10,7 @@ import {
   serveMetrics,
 } from '@trainyard/core';
 import { initBackend } from '@trainyard/engine';
-import { FsObjectStore } from '@trainyard/storage';
+import { FsObjectStore, S3ObjectStore } from '@trainyard/storage';
 import { loadWorkerConfig } from './config.js';
 import { createWorker } from './worker-agent.js';
 import { createWorkerMetrics } from './worker-metrics.js';
@@ -35,7 +35,17 @@ const worker = createWorker({
   redis,
   connect: (name) => createRedis(config.REDIS_URL, name),
   keys: createKeys(config.TRAINYARD_PREFIX),
-  objects: new FsObjectStore(config.TRAINYARD_STORE_DIR),
+  objects: config.S3_BUCKET
+    ? new S3ObjectStore({
+        bucket: config.S3_BUCKET,
+        region: config.S3_REGION,
+        prefix: config.S3_PREFIX,
+        ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+        ...(config.S3_FORCE_PATH_STYLE ? { forcePathStyle: config.S3_FORCE_PATH_STYLE === 'true' } : {}),
+        ...(config.S3_ACCESS_KEY_ID ? { accessKeyId: config.S3_ACCESS_KEY_ID } : {}),
+        ...(config.S3_SECRET_ACCESS_KEY ? { secretAccessKey: config.S3_SECRET_ACCESS_KEY } : {}),
+      })
+    : new FsObjectStore(config.TRAINYARD_STORE_DIR),
   backend,
   logger,
   metrics,
