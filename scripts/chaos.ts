@@ -171,6 +171,11 @@ async function main(): Promise<void> {
 }
 
 process.on('SIGINT', () => void cluster?.stop().then(() => process.exit(130)));
+// Whatever goes wrong, stop every process this run started.
+process.on('unhandledRejection', (err) => {
+  console.error(`chaos failed: ${(err as Error)?.stack ?? String(err)}`);
+  void cluster?.stop().then(() => process.exit(1));
+});
 main().catch(async (err: unknown) => {
   console.error(`chaos failed: ${(err as Error).stack ?? String(err)}`);
   await cluster?.stop();
