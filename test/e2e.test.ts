@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobEvent, JobRecord } from '@trainyard/core';
+import type { JobEvent } from '@trainyard/core';
 import { type LocalCluster, readSse, startLocalCluster } from '@trainyard/devkit';
 import { FsObjectStore, listCheckpoints, readCheckpoint } from '@trainyard/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobsClient } from './cluster-client.js';
 import { redisUrl } from './helpers.js';
 
 /**
@@ -55,17 +56,8 @@ describe('end to end: REST -> scheduler -> 2 worker processes', () => {
     await cluster?.stop();
   }, 30_000);
 
-  const post = async (body: unknown) => {
-    const res = await fetch(`${cluster.apiUrl}/v1/jobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    expect(res.status, await res.clone().text()).toBe(201);
-    return (await res.json()) as JobRecord;
-  };
-  const getJob = async (id: string) =>
-    (await (await fetch(`${cluster.apiUrl}/v1/jobs/${id}`)).json()) as JobRecord;
+  const post = (body: unknown) => jobsClient(cluster.apiUrl).submit(body);
+  const getJob = (id: string) => jobsClient(cluster.apiUrl).get(id);
 
   it('trains a small job QUEUED -> SUCCEEDED, with a verifying checkpoint and metrics that show its steps', async () => {
     const submitted = await post(smallJob);

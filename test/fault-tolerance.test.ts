@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobEvent, JobRecord } from '@trainyard/core';
 import { type LocalCluster, readSse, startLocalCluster } from '@trainyard/devkit';
-import { decodeNamedArrays } from '@trainyard/models';
-import { FsObjectStore, readCheckpoint } from '@trainyard/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAST_FAILURE_ENV, jobsClient, lastCheckpointWeights, relativeDistance } from './cluster-client.js';
 import { redisUrl } from './helpers.js';
 
 /**
@@ -39,12 +38,7 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
       prefix: `fault-${randomUUID().slice(0, 8)}`,
       storeDir: join(dir, 'objects'),
       logDir: join(dir, 'logs'),
-      env: {
-        TRAINYARD_BACKEND: 'wasm',
-        HEARTBEAT_MS: '500',
-        HEARTBEAT_TTL_MS: '2000',
-        SCHEDULER_TICK_MS: '250',
-      },
+      env: { ...FAST_FAILURE_ENV },
     });
   }, 90_000);
 
@@ -52,24 +46,9 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
     await cluster?.stop();
   }, 30_000);
 
-  const submit = async (body: unknown): Promise<JobRecord> => {
-    const res = await fetch(`${cluster.apiUrl}/v1/jobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    expect(res.status, await res.clone().text()).toBe(201);
-    return (await res.json()) as JobRecord;
-  };
-  const getJob = async (id: string) =>
-    (await (await fetch(`${cluster.apiUrl}/v1/jobs/${id}`)).json()) as JobRecord;
-  const finalWeights = async (job: JobRecord) => {
-    const { files } = await readCheckpoint(
-      new FsObjectStore(cluster.storeDir),
-      job.checkpoints.at(-1)!.manifestKey,
-    );
-    return decodeNamedArrays(files['weights.bin']!).data;
-  };
+  const submit = (body: unknown) => jobsClient(cluster.apiUrl).submit(body);
+  const getJob = (id: string) => jobsClient(cluster.apiUrl).get(id);
+  const finalWeights = (job: JobRecord) => lastCheckpointWeights(cluster.storeDir, job);
 
   let reference: JobRecord | null = null;
   const uninterruptedRun = async (): Promise<JobRecord> => {
@@ -149,13 +128,7 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
 
       const a = await finalWeights(uninterrupted);
       const b = await finalWeights(done);
-      let diff = 0;
-      let norm = 0;
-      for (let i = 0; i < a.length; i++) {
-        diff += (a[i]! - b[i]!) ** 2;
-        norm += a[i]! ** 2;
-      }
-      expect(Math.sqrt(diff / norm)).toBeLessThanOrEqual(1e-6);
+      expect(relativeDistance(a, b)).toBeLessThanOrEqual(1e-6);
       expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
     },
     180_000,
@@ -211,13 +184,7 @@ describe('fault tolerance: a worker killed mid-job (real processes)', () => {
       // Different rank counts sum gradients in a different order: close, not bit-equal.
       const a = await finalWeights(uninterrupted);
       const b = await finalWeights(done);
-      let diff = 0;
-      let norm = 0;
-      for (let i = 0; i < a.length; i++) {
-        diff += (a[i]! - b[i]!) ** 2;
-        norm += a[i]! ** 2;
-      }
-      expect(Math.sqrt(diff / norm)).toBeLessThan(1e-3);
+      expect(relativeDistance(a, b)).toBeLessThan(1e-3);
     } finally {
       for (const spare of spares) spare.child.kill('SIGCONT');
     }

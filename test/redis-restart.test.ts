@@ -10,9 +10,8 @@ import {
   startLocalCluster,
   startRedisServer,
 } from '@trainyard/devkit';
-import { decodeNamedArrays } from '@trainyard/models';
-import { FsObjectStore, readCheckpoint } from '@trainyard/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAST_FAILURE_ENV, lastCheckpointWeights } from './cluster-client.js';
 
 /**
  * A Redis restart mid-job, with AOF on (fsync always): every process reconnects, the job
@@ -48,12 +47,7 @@ describe('a Redis restart mid-job (AOF on)', () => {
       prefix: `aof-${randomUUID().slice(0, 8)}`,
       storeDir: join(dir, 'objects'),
       logDir: join(dir, 'logs'),
-      env: {
-        TRAINYARD_BACKEND: 'wasm',
-        HEARTBEAT_MS: '500',
-        HEARTBEAT_TTL_MS: '2000',
-        SCHEDULER_TICK_MS: '250',
-      },
+      env: { ...FAST_FAILURE_ENV },
     });
   }, 90_000);
 
@@ -82,13 +76,8 @@ describe('a Redis restart mid-job (AOF on)', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
   };
-  const weights = async (job: JobRecord) => {
-    const { files } = await readCheckpoint(
-      new FsObjectStore(cluster.storeDir),
-      job.checkpoints.at(-1)!.manifestKey,
-    );
-    return Buffer.from(decodeNamedArrays(files['weights.bin']!).data.buffer);
-  };
+  const weights = async (job: JobRecord) =>
+    Buffer.from((await lastCheckpointWeights(cluster.storeDir, job)).buffer);
 
   it('rides out the restart: no job lost, the same final weights', async () => {
     const reference = await waitTerminal((await api<JobRecord>('POST', '/v1/jobs', spec)).id);

@@ -7,6 +7,7 @@ import { REPO_ROOT } from '@trainyard/devkit';
 import { decodeNamedArrays } from '@trainyard/models';
 import { FsObjectStore, readCheckpoint } from '@trainyard/storage';
 import { afterEach, describe, expect, it } from 'vitest';
+import { relativeDistance } from '../../../test/cluster-client.js';
 import { type RedisFixture, redisFixture } from '../../../test/helpers.js';
 
 /**
@@ -62,16 +63,6 @@ async function trainJob(fx: RedisFixture, storeDir: string, spec: JobSpec): Prom
   expect(last.step).toBe(20);
   const { files } = await readCheckpoint(new FsObjectStore(storeDir), last.manifestKey);
   return decodeNamedArrays(files['weights.bin']!).data;
-}
-
-function relativeDistance(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff += (a[i]! - b[i]!) ** 2;
-    norm += a[i]! ** 2;
-  }
-  return Math.sqrt(diff) / Math.sqrt(norm);
 }
 
 describe('distributed equivalence (real processes, real Redis)', () => {
