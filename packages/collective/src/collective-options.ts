@@ -1,4 +1,4 @@
-import { type Counter, Errors, type Histogram, type Redis, TrainyardError } from '@trainyard/core';
+import { Errors, type Redis, TrainyardError } from '@trainyard/core';
 
 /** Default all-reduce chunk: 512 Ki float32 values = 2 MiB, the best of a sweep (docs/collective.md, "Chunk size"). */
 export const DEFAULT_CHUNK_ELEMENTS = 524_288;
@@ -8,9 +8,9 @@ export const MIN_TTL_MS = 60_000;
 /** Prometheus objects a collective records into; both optional. */
 export interface CollectiveMetrics {
   /** All-reduce bytes this rank sent to and received from Redis (`trainyard_collective_allreduce_bytes_total`, docs/metrics.md). */
-  readonly bytes?: Counter;
+  readonly bytes?: { inc(n?: number): void };
   /** All-reduce duration in seconds (`trainyard_collective_allreduce_duration_seconds`). */
-  readonly seconds?: Histogram;
+  readonly seconds?: { observe(seconds: number): void };
 }
 
 export interface CollectiveOptions {

@@ -73,11 +73,13 @@ export { assertSafeId, createKeys, type Keys } from './keys.js';
 export { createLogger, type Logger } from './logger.js';
 export { LuaScript } from './lua-script.js';
 export {
+  CHECKPOINT_BUCKETS_SECONDS,
   Counter,
   createMetricsRegistry,
   DURATION_BUCKETS_SECONDS,
   Gauge,
   Histogram,
+  QUEUE_WAIT_BUCKETS_SECONDS,
   Registry,
 } from './metrics.js';
 export { type MetricsServer, serveMetrics } from './metrics-server.js';

@@ -109,7 +109,7 @@ return {1, tostring(gen)}
 `,
 );
 
-// KEYS: 1 job hash, 2 events stream, 3 pending set
+// KEYS: 1 job hash, 2 events stream, 3 pending set, 4 restart counts hash (code -> n)
 // ARGV: 1 jobId, 2 failed generation, 3 now ISO, 4 restart entry JSON, 5 failure JSON,
 //       6 events maxlen, 7 retryable '1'|'0', 8 pending score (ms), 9 counts against maxRestarts '1'|'0'
 // Returns: {1, 'RESTARTING'|'FAILED'} applied | {0, state} this generation already ended
@@ -136,6 +136,7 @@ if target == 'RESTARTING' then
   table.insert(restarts, entry)
   redis.call('HSET', KEYS[1], 'state', target, 'restarts', cjson.encode(restarts), 'updatedAt', ARGV[3])
   redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+  redis.call('HINCRBY', KEYS[4], entry.code, 1)
 else
   if counted > 0 then
     event.reason = entry.reason .. ' (after ' .. counted .. ' restart(s) of at most ' .. (tonumber(spec.maxRestarts) or 0) .. ')'
@@ -386,7 +387,7 @@ export class JobStore {
         : ` (rank ${failure.rank}${failure.workerId ? ` on ${failure.workerId}` : ''})`);
     const reply = (await FAIL_GENERATION.run(
       this.redis,
-      [this.keys.job(jobId), this.keys.jobEvents(jobId), this.keys.pending()],
+      [this.keys.job(jobId), this.keys.jobEvents(jobId), this.keys.pending(), this.keys.restartCounts()],
       [
         jobId,
         String(generation),

@@ -25,6 +25,8 @@ export interface Keys {
   assignments(): string;
   /** String with a TTL (PX): the holder id of the scheduler replica that leads (the leader lease). */
   schedulerLeader(): string;
+  /** Hash: error code -> generations restarted for it, ever (trainyard_scheduler_job_restarts_total). */
+  restartCounts(): string;
   /** Prefix for one collective group (job, generation); the collective adds the rest. */
   collectiveGroup(jobId: string, generation: number): string;
   /** BullMQ prefix for every queue. */
@@ -55,6 +57,7 @@ export function createKeys(prefix = 'trainyard'): Keys {
     workerHeartbeat: (workerId: string) => `${prefix}:worker:${workerId}:heartbeat`,
     assignments: () => `${prefix}:sched:assignments`,
     schedulerLeader: () => `${prefix}:sched:leader`,
+    restartCounts: () => `${prefix}:stats:restarts`,
     collectiveGroup: (jobId: string, generation: number) => `${prefix}:coll:${jobId}.${generation}`,
     bullPrefix: () => `${prefix}-bull`,
     submissionsQueue: () => 'submissions',

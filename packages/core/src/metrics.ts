@@ -17,3 +17,11 @@ export function createMetricsRegistry(service: string, options: { defaultMetrics
 export const DURATION_BUCKETS_SECONDS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
+
+/** Buckets in seconds from 5 ms to 2 min, for checkpoint writes (a few MB to local disk .. GBs to S3). */
+export const CHECKPOINT_BUCKETS_SECONDS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+];
+
+/** Buckets in seconds from 100 ms to 2 h, for the time a job waits for a gang of workers. */
+export const QUEUE_WAIT_BUCKETS_SECONDS = [0.1, 0.5, 1, 2.5, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200];

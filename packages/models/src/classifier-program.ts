@@ -16,6 +16,8 @@ export type Reducer = (flat: Float32Array) => Promise<Float32Array>;
 export interface StepResult {
   /** Mean loss over the global batch (all ranks). */
   readonly loss: number;
+  /** Accuracy of this rank's own batch, from the forward pass of the step (before the update). */
+  readonly localAccuracy: number;
 }
 
 export interface NamedArrays {
@@ -66,21 +68,29 @@ export class ClassifierProgram {
 
   /** This rank's gradients of its batch, flattened in variable order, with the loss appended. */
   computeGradients(batch: ClassifierBatch): Float32Array {
+    return this.computeGradientsAndAccuracy(batch).flat;
+  }
+
+  /** As computeGradients, plus the accuracy of the batch from the same forward pass. */
+  private computeGradientsAndAccuracy(batch: ClassifierBatch): { flat: Float32Array; accuracy: number } {
     // The tidy returns the tensors, not the flat array: tidy walks whatever it returns, and
     // walking a 235k-element typed array costs more than the whole backward pass.
-    const { value, grads } = tf.tidy(() => {
+    const { value, grads, correct } = tf.tidy(() => {
       const x = this.inputTensor(batch);
       const y = tf.tensor2d(batch.yOneHot, [batch.size, this.numClasses]);
-      const result = tf.variableGrads(
-        () => this.loss(this.model.apply(x, { training: true }) as tf.Tensor, y),
-        this.variables,
-      );
+      let hits: tf.Tensor | null = null;
+      const result = tf.variableGrads(() => {
+        const logits = this.model.apply(x, { training: true }) as tf.Tensor;
+        // Off the loss's path, so it changes no gradient.
+        hits = tf.keep(logits.argMax(-1).equal(y.argMax(-1)).sum());
+        return this.loss(logits, y);
+      }, this.variables);
       const ordered = this.variables.map((v) => {
         const g = result.grads[v.name];
         if (!g) throw new Error(`no gradient for variable ${v.name}`);
         return g;
       });
-      return { value: result.value, grads: ordered };
+      return { value: result.value, grads: ordered, correct: hits as unknown as tf.Tensor };
     });
     try {
       const flat = new Float32Array(this.parameterCount + 1);
@@ -90,9 +100,10 @@ export class ClassifierProgram {
         offset += g.size;
       }
       flat[offset] = value.dataSync()[0]!;
-      return flat;
+      const accuracy = batch.size > 0 ? (correct.dataSync()[0] ?? 0) / batch.size : 0;
+      return { flat, accuracy };
     } finally {
-      tf.dispose([value, ...grads]);
+      tf.dispose([value, correct, ...grads]);
     }
   }
 
@@ -119,7 +130,7 @@ export class ClassifierProgram {
     if (this.busy) throw new Error('ClassifierProgram.step re-entered: steps must run one at a time');
     this.busy = true;
     try {
-      const local = this.computeGradients(batch);
+      const { flat: local, accuracy: localAccuracy } = this.computeGradientsAndAccuracy(batch);
       const reduced = await reduce(local);
       const loss = reduced[reduced.length - 1]!;
       // x * 0 is NaN exactly when x is NaN or infinite, so one pass tells whether any is.
@@ -135,7 +146,7 @@ export class ClassifierProgram {
         );
       }
       this.applyGradients(reduced);
-      return { loss };
+      return { loss, localAccuracy };
     } finally {
       this.busy = false;
     }

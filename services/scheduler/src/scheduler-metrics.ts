@@ -6,6 +6,7 @@ import {
   JOB_STATES,
   type Keys,
   memberState,
+  QUEUE_WAIT_BUCKETS_SECONDS,
   type Redis,
   type Registry,
   readPool,
@@ -29,11 +30,36 @@ async function bounded(read: () => Promise<void>): Promise<void> {
   clearTimeout(timer);
 }
 
+interface JobsSnapshot {
+  readonly counts: Record<string, number>;
+  /** [jobId, updatedAt ms] of every RUNNING job. */
+  readonly running: [string, number][];
+}
+
+/** States of the 1,000 most recent jobs, and when each RUNNING one last changed. */
+async function readJobs(redis: Redis, keys: Keys): Promise<JobsSnapshot> {
+  const ids = await redis.zrevrange(keys.jobIndex(), 0, 999);
+  const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<string, number>;
+  const running: [string, number][] = [];
+  if (ids.length > 0) {
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hmget(keys.job(id), 'state', 'updatedAt');
+    for (const [i, [, value]] of ((await pipeline.exec()) ?? []).entries()) {
+      const [state, updatedAt] = (value as [string | null, string | null] | null) ?? [null, null];
+      if (typeof state === 'string' && state in counts) counts[state]!++;
+      if (state === 'RUNNING' && updatedAt) running.push([ids[i]!, Date.parse(updatedAt)]);
+    }
+  }
+  return { counts, running };
+}
+
 export interface SchedulerMetrics {
   /** 1 while this replica holds the leader lease, else 0. */
   readonly leader: Gauge;
   readonly placements: Counter;
   readonly placementSeconds: Histogram;
+  /** From entering the pending set (submission or restart) to placement. */
+  readonly queueWaitSeconds: Histogram;
 }
 
 /**
@@ -44,12 +70,37 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
   const registers = [registry];
   new Gauge({
     name: 'trainyard_scheduler_queue_depth',
-    help: 'Jobs submitted and waiting for placement',
+    help: 'Jobs waiting for placement (submitted, or restarting after a failed generation)',
     registers,
     async collect() {
       await bounded(async () => this.set(await redis.zcard(keys.pending())));
     },
   });
+  new Gauge({
+    name: 'trainyard_scheduler_queue_oldest_wait_seconds',
+    help: 'How long the job that has waited longest for placement has waited (0 when none waits)',
+    registers,
+    async collect() {
+      await bounded(async () => {
+        const [, score] = await redis.zrange(keys.pending(), 0, 0, 'WITHSCORES');
+        this.set(score === undefined ? 0 : Math.max(0, (Date.now() - Number(score)) / 1000));
+      });
+    },
+  });
+  // One read of the recent jobs per scrape serves both gauges below: their collects start
+  // together, so the second finds the first's read in flight.
+  let inFlight: Promise<JobsSnapshot> | null = null;
+  const jobsSnapshot = (): Promise<JobsSnapshot> => {
+    if (!inFlight) {
+      const read = readJobs(redis, keys);
+      inFlight = read;
+      const done = () => {
+        if (inFlight === read) inFlight = null;
+      };
+      read.then(done, done);
+    }
+    return inFlight;
+  };
   new Gauge({
     name: 'trainyard_scheduler_jobs',
     help: 'Jobs by state (the 1,000 most recent jobs)',
@@ -57,16 +108,36 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
     registers,
     async collect() {
       await bounded(async () => {
-        const ids = await redis.zrevrange(keys.jobIndex(), 0, 999);
-        const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<string, number>;
-        if (ids.length > 0) {
-          const pipeline = redis.pipeline();
-          for (const id of ids) pipeline.hget(keys.job(id), 'state');
-          for (const [, state] of (await pipeline.exec()) ?? []) {
-            if (typeof state === 'string' && state in counts) counts[state]!++;
-          }
-        }
+        const { counts } = await jobsSnapshot();
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      });
+    },
+  });
+  new Gauge({
+    name: 'trainyard_scheduler_job_progress_age_seconds',
+    help: 'Per RUNNING job: seconds since its record last changed (a step, a checkpoint, a start); the series ends with the job',
+    labelNames: ['job'],
+    registers,
+    async collect() {
+      await bounded(async () => {
+        const { running } = await jobsSnapshot();
+        // Series of jobs that stopped running disappear at once.
+        this.reset();
+        const now = Date.now();
+        for (const [job, at] of running) this.set({ job }, Math.max(0, (now - at) / 1000));
+      });
+    },
+  });
+  new Counter({
+    name: 'trainyard_scheduler_job_restarts_total',
+    help: 'Generations that failed and restarted from a checkpoint, by error code (cluster-wide, kept in Redis)',
+    labelNames: ['code'],
+    registers,
+    async collect() {
+      await bounded(async () => {
+        const counts = await redis.hgetall(keys.restartCounts());
+        this.reset();
+        for (const [code, n] of Object.entries(counts)) this.inc({ code }, Number(n));
       });
     },
   });
@@ -100,6 +171,12 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
       name: 'trainyard_scheduler_placement_duration_seconds',
       help: 'Time to place one job and dispatch its rank tasks',
       buckets: DURATION_BUCKETS_SECONDS,
+      registers,
+    }),
+    queueWaitSeconds: new Histogram({
+      name: 'trainyard_scheduler_queue_wait_seconds',
+      help: 'Time a job waited for placement, from submission (or from its restart) to being placed',
+      buckets: QUEUE_WAIT_BUCKETS_SECONDS,
       registers,
     }),
   };

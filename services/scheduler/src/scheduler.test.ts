@@ -268,6 +268,8 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     await waitUntil('the job to fail', async () => (await store.mustGet(id)).state === 'FAILED');
     const failed = await store.mustGet(id);
     expect(failed.restarts).toHaveLength(1);
+    // Only the restart is counted (trainyard_scheduler_job_restarts_total), not the final failure.
+    expect(await fx.redis.hgetall(fx.keys.restartCounts())).toEqual({ TRAINYARD_ERR_RANK_FAILED: '1' });
     expect(failed.error).toMatchObject({
       code: 'TRAINYARD_ERR_RANK_FAILED',
       workerId: second.placement![0]!.workerId,

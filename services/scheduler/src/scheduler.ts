@@ -259,6 +259,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       }
       const chosen = gang.map((m) => m.registration.workerId);
       const t0 = performance.now();
+      const waitingSince = Number(await redis.zscore(keys.pending(), jobId));
       const placed = await store.place(jobId, chosen);
       if (placed.result !== StoreResult.OK) {
         logger.info({ jobId, placed }, 'placement not applied');
@@ -279,6 +280,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         }),
       );
       deps.metrics?.placementSeconds.observe((performance.now() - t0) / 1000);
+      if (waitingSince > 0)
+        deps.metrics?.queueWaitSeconds.observe(Math.max(0, Date.now() - waitingSince) / 1000);
       deps.metrics?.placements.inc();
       logger.info({ jobId, generation, workers: chosen }, 'job placed');
     }

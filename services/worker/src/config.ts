@@ -31,6 +31,8 @@ export const WorkerConfig = BaseConfig.extend({
   METRICS_HOST: z.string().default('127.0.0.1'),
   /** 0 picks a free port. */
   METRICS_PORT: port.default(0),
+  /** How long a job's series stay exported after its rank ends (so the last values get scraped). */
+  METRICS_JOB_LINGER_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   HEARTBEAT_MS: positiveMs.default(1000),
   HEARTBEAT_TTL_MS: positiveMs.default(5000),
   /** On SIGTERM, how long a running rank may take to checkpoint and hand its job over. */

@@ -20,7 +20,7 @@ const config = loadWorkerConfig();
 const logger = createLogger('worker', config.LOG_LEVEL);
 const backend = await initBackend(config.TRAINYARD_BACKEND);
 const registry = createMetricsRegistry('worker');
-const metrics = createWorkerMetrics(registry);
+const metrics = createWorkerMetrics(registry, { jobSeriesLingerMs: config.METRICS_JOB_LINGER_MS });
 metrics.backendInfo.set({ backend: backend.name, version: backend.version }, 1);
 const metricsServer = await serveMetrics(registry, config.METRICS_HOST, config.METRICS_PORT);
 const redis = createRedis(config.REDIS_URL, `worker-${config.WORKER_ID}`);
@@ -60,7 +60,13 @@ exitOnSignals(
   createShutdown(
     [
       { name: 'worker', run: () => worker.close() },
-      { name: 'metrics server', run: () => metricsServer.close() },
+      {
+        name: 'metrics server',
+        run: () => {
+          metrics.close();
+          return metricsServer.close();
+        },
+      },
       { name: 'redis', run: () => closeRedis(redis) },
     ],
     logger,

@@ -26,7 +26,7 @@ import {
   encodeNamedArrays,
 } from '@trainyard/models';
 import { deleteCheckpoint, type ObjectStore, readCheckpoint, writeCheckpoint } from '@trainyard/storage';
-import type { WorkerMetrics } from './worker-metrics.js';
+import type { JobMetrics, WorkerMetrics } from './worker-metrics.js';
 
 /** What a rank needs from its worker; a test builds one with a real Redis and no process. */
 export interface RankContext {
@@ -84,6 +84,7 @@ export async function runRank(ctx: RankContext): Promise<RankOutcome> {
     log.info({ state: job?.state, jobGeneration: job?.generation }, 'rank task is stale; skipping');
     return 'stale';
   }
+  const jobMetrics = ctx.metrics?.forJob(task.jobId);
   const collective = new RedisCollective({
     redis: ctx.redis,
     group: ctx.keys.collectiveGroup(task.jobId, task.generation),
@@ -91,8 +92,8 @@ export async function runRank(ctx: RankContext): Promise<RankOutcome> {
     world: task.world,
     timeoutMs: job.spec.collective.timeoutMs,
     signal: ctx.signal,
-    ...(ctx.metrics
-      ? { metrics: { bytes: ctx.metrics.allReduceBytes, seconds: ctx.metrics.allReduceSeconds } }
+    ...(jobMetrics
+      ? { metrics: { bytes: jobMetrics.allReduceBytes, seconds: jobMetrics.allReduceSeconds } }
       : {}),
   });
   let program: ClassifierProgram | null = null;
@@ -102,6 +103,7 @@ export async function runRank(ctx: RankContext): Promise<RankOutcome> {
       ctx,
       job,
       collective,
+      jobMetrics,
       log,
       (p) => {
         program = p;
@@ -144,6 +146,7 @@ export async function runRank(ctx: RankContext): Promise<RankOutcome> {
   } finally {
     (program as ClassifierProgram | null)?.dispose();
     await collective.close();
+    ctx.metrics?.releaseJob(task.jobId);
   }
 }
 
@@ -198,11 +201,12 @@ async function train(
   ctx: RankContext,
   job: JobRecord,
   collective: RedisCollective,
+  metrics: JobMetrics | undefined,
   log: Logger,
   own: (p: ClassifierProgram) => void,
   onDrained: () => void,
 ): Promise<ClassifierProgram> {
-  const { task, store, metrics } = ctx;
+  const { task, store } = ctx;
   const spec = job.spec;
   const data = (ctx.loadData ?? loadDataset)(spec.dataset);
   const { train: trainSet, test } = data;
@@ -382,8 +386,11 @@ async function train(
       const t0 = performance.now();
       const batch = gatherBatch(trainSet, plan.rankBatch(epoch, s, task.rank));
       try {
-        ({ loss } = await program.step(batch, reduce));
+        const result = await program.step(batch, reduce);
+        loss = result.loss;
+        metrics?.trainAccuracy.set(result.localAccuracy);
       } catch (err) {
+        if (isTrainyardError(err, Errors.TRAINING_NONFINITE)) metrics?.nonFiniteSteps.inc();
         // Every rank applies the same reduced bytes, so every rank takes this decision alike.
         if (!isTrainyardError(err, Errors.TRAINING_NONFINITE) || spec.onNonFinite.action !== 'skip')
           throw err;
@@ -443,6 +450,7 @@ async function train(
   if (task.rank === 0) {
     const evaluation = program.evaluate(test.x, test.y);
     const { perClass, ...headline } = evaluation;
+    metrics?.testAccuracy.set(evaluation.accuracy);
     log.info({ evaluation: headline }, 'evaluation on the held-out set');
     const done = await store.change(task.jobId, {
       to: 'SUCCEEDED',
