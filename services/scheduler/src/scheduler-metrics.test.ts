@@ -49,7 +49,7 @@ describe('scheduler metrics', () => {
       expect(wait).toBeGreaterThanOrEqual(29);
       expect(wait).toBeLessThan(40);
       const age = Number(
-        text.match(/trainyard_scheduler_job_progress_age_seconds\{job="j-run"[^}]*\} (\S+)/)?.[1],
+        text.match(/trainyard_scheduler_job_progress_age_seconds\{job_id="j-run"[^}]*\} (\S+)/)?.[1],
       );
       expect(age).toBeGreaterThanOrEqual(11);
       expect(age).toBeLessThan(20);
@@ -61,7 +61,7 @@ describe('scheduler metrics', () => {
       await redis.hset(keys.job('j-run'), 'state', 'SUCCEEDED');
       await redis.hincrby(keys.restartCounts(), 'TRAINYARD_ERR_WORKER_LOST', 1);
       text = await registry.metrics();
-      expect(text).not.toContain('job="j-run"');
+      expect(text).not.toContain('job_id="j-run"');
       expect(text).toMatch(
         /trainyard_scheduler_job_restarts_total\{code="TRAINYARD_ERR_WORKER_LOST"[^}]*\} 3\n/,
       );

@@ -116,7 +116,7 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
   new Gauge({
     name: 'trainyard_scheduler_job_progress_age_seconds',
     help: 'Per RUNNING job: seconds since its record last changed (a step, a checkpoint, a start); the series ends with the job',
-    labelNames: ['job'],
+    labelNames: ['job_id'],
     registers,
     async collect() {
       await bounded(async () => {
@@ -124,7 +124,7 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
         // Series of jobs that stopped running disappear at once.
         this.reset();
         const now = Date.now();
-        for (const [job, at] of running) this.set({ job }, Math.max(0, (now - at) / 1000));
+        for (const [job, at] of running) this.set({ job_id: job }, Math.max(0, (now - at) / 1000));
       });
     },
   });

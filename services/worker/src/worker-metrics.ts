@@ -9,7 +9,7 @@ import {
 } from '@trainyard/core';
 
 /**
- * The series of one job on this worker, bound to its `job` label. A worker runs one rank at
+ * The series of one job on this worker, bound to its `job_id` label. A worker runs one rank at
  * a time, so it holds the series of at most a few jobs at once (the current one, and ended
  * ones until their linger runs out): the `job` label is bounded per worker.
  */
@@ -32,17 +32,17 @@ export interface JobMetrics {
 
 /** Every metric a worker exports (docs/metrics.md). */
 export interface WorkerMetrics {
-  readonly stepSeconds: Histogram<'job'>;
-  readonly steps: Counter<'job'>;
-  readonly samples: Counter<'job'>;
-  readonly loss: Gauge<'job'>;
-  readonly accuracy: Gauge<'job' | 'split'>;
-  readonly samplesPerSecond: Gauge<'job'>;
-  readonly nonFiniteSteps: Counter<'job'>;
-  readonly allReduceBytes: Counter<'job'>;
-  readonly allReduceSeconds: Histogram<'job'>;
-  readonly checkpointSeconds: Histogram<'job'>;
-  readonly checkpointBytes: Counter<'job'>;
+  readonly stepSeconds: Histogram<'job_id'>;
+  readonly steps: Counter<'job_id'>;
+  readonly samples: Counter<'job_id'>;
+  readonly loss: Gauge<'job_id'>;
+  readonly accuracy: Gauge<'job_id' | 'split'>;
+  readonly samplesPerSecond: Gauge<'job_id'>;
+  readonly nonFiniteSteps: Counter<'job_id'>;
+  readonly allReduceBytes: Counter<'job_id'>;
+  readonly allReduceSeconds: Histogram<'job_id'>;
+  readonly checkpointSeconds: Histogram<'job_id'>;
+  readonly checkpointBytes: Counter<'job_id'>;
   readonly ranks: Counter<'outcome'>;
   readonly rankRunning: Gauge;
   readonly backendInfo: Gauge<'backend' | 'version'>;
@@ -65,7 +65,7 @@ export interface WorkerMetricsOptions {
 export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOptions = {}): WorkerMetrics {
   const lingerMs = options.jobSeriesLingerMs ?? 60_000;
   const registers = [registry];
-  const job = ['job'] as const;
+  const job = ['job_id'] as const;
   const stepSeconds = new Histogram({
     name: 'trainyard_worker_step_duration_seconds',
     help: 'Wall time of one training step on this rank: gradients, all-reduce and apply',
@@ -94,7 +94,7 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
   const accuracy = new Gauge({
     name: 'trainyard_worker_accuracy',
     help: 'Accuracy (0..1): split="train" of this rank\'s shard of the last batch, split="test" on the held-out set at the end (rank 0)',
-    labelNames: ['job', 'split'] as const,
+    labelNames: ['job_id', 'split'] as const,
     registers,
   });
   const samplesPerSecond = new Gauge({
@@ -167,8 +167,8 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
   const releases = new Map<string, NodeJS.Timeout>();
   const remove = (jobId: string) => {
     releases.delete(jobId);
-    for (const m of perJob) m.remove({ job: jobId });
-    for (const split of ['train', 'test']) accuracy.remove({ job: jobId, split });
+    for (const m of perJob) m.remove({ job_id: jobId });
+    for (const split of ['train', 'test']) accuracy.remove({ job_id: jobId, split });
   };
 
   return {
@@ -203,7 +203,7 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
     forJob(jobId) {
       clearTimeout(releases.get(jobId));
       releases.delete(jobId);
-      const labels = { job: jobId };
+      const labels = { job_id: jobId };
       // Counters start at 0, so the first increase is visible to rate() and to alerts.
       for (const c of [steps, samples, nonFiniteSteps, allReduceBytes, checkpointBytes]) c.inc(labels, 0);
       return {
@@ -211,8 +211,8 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
         steps: steps.labels(labels),
         samples: samples.labels(labels),
         loss: loss.labels(labels),
-        trainAccuracy: accuracy.labels({ job: jobId, split: 'train' }),
-        testAccuracy: accuracy.labels({ job: jobId, split: 'test' }),
+        trainAccuracy: accuracy.labels({ job_id: jobId, split: 'train' }),
+        testAccuracy: accuracy.labels({ job_id: jobId, split: 'test' }),
         samplesPerSecond: samplesPerSecond.labels(labels),
         nonFiniteSteps: nonFiniteSteps.labels(labels),
         allReduceBytes: allReduceBytes.labels(labels),
