@@ -1,6 +1,7 @@
 import {
   Counter,
   DURATION_BUCKETS_SECONDS,
+  Errors,
   Gauge,
   Histogram,
   JOB_STATES,
@@ -11,6 +12,11 @@ import {
   type Registry,
   readPool,
 } from '@trainyard/core';
+
+/** Codes a generation can restart with: the retryable ones, and INTERNAL (an unexpected error in a rank is retried). */
+const RESTART_CODES = Object.values(Errors)
+  .filter((e) => e.retryable || e === Errors.INTERNAL)
+  .map((e) => e.code);
 
 /** How long a scrape waits for Redis before it reports the last values it read. */
 const COLLECT_TIMEOUT_MS = 2_000;
@@ -137,6 +143,9 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
       await bounded(async () => {
         const counts = await redis.hgetall(keys.restartCounts());
         this.reset();
+        // Every code a restart can carry is exported, at 0 until it happens, so dashboards
+        // and increase() see a series from the start.
+        for (const code of RESTART_CODES) this.inc({ code }, 0);
         for (const [code, n] of Object.entries(counts)) this.inc({ code }, Number(n));
       });
     },
