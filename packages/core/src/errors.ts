@@ -18,6 +18,7 @@ export const Errors = Object.freeze({
   REQUEST_INVALID: def('REQUEST_INVALID', 400, false, 'The request is malformed'),
   SPEC_INVALID: def('SPEC_INVALID', 400, false, 'The job spec is invalid'),
   BODY_TOO_LARGE: def('BODY_TOO_LARGE', 413, false, 'The request body is larger than the limit'),
+  UNAUTHENTICATED: def('UNAUTHENTICATED', 401, false, 'A valid API key is required'),
   NOT_FOUND: def('NOT_FOUND', 404, false, 'No such route'),
   JOB_NOT_FOUND: def('JOB_NOT_FOUND', 404, false, 'No job has this id'),
   JOB_TERMINAL: def('JOB_TERMINAL', 409, false, 'The job has already ended'),
@@ -40,6 +41,12 @@ export const Errors = Object.freeze({
   ),
   STORAGE_KEY_INVALID: def('STORAGE_KEY_INVALID', 400, false, 'The object key is not allowed'),
   STORAGE_NOT_FOUND: def('STORAGE_NOT_FOUND', 404, false, 'No object has this key'),
+  STORE_UNAVAILABLE: def(
+    'STORE_UNAVAILABLE',
+    503,
+    true,
+    'The object store could not be reached or failed the request',
+  ),
   CHECKPOINT_CORRUPT: def('CHECKPOINT_CORRUPT', 500, false, 'The checkpoint does not match its manifest'),
   DATASET_INVALID: def('DATASET_INVALID', 400, false, 'The dataset cannot be used as asked'),
   BACKEND_UNAVAILABLE: def(

@@ -1,6 +1,7 @@
 import type { JobStore, Keys, Logger, Redis, Registry, Submission } from '@trainyard/core';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { REDACTED_LOG_PATHS, registerAuth } from './auth.js';
 import { registerErrorHandler, sendError } from './error-handler.js';
 import { registerHttpMetrics } from './http-metrics.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -30,6 +31,11 @@ export interface ApiDeps {
   readonly sseBlockMs?: number;
   /** How long `/readyz` waits for PING (default 1 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Keys accepted as `Authorization: Bearer <key>` on every route but `/healthz`, `/readyz`
+   * and `/metrics` (`API_KEYS`). Empty or absent: every route is open, and a warning says so.
+   */
+  readonly apiKeys?: readonly string[];
 }
 
 export const API_DEFAULTS = Object.freeze({
@@ -44,13 +50,16 @@ export const API_DEFAULTS = Object.freeze({
  * caller owns the dependencies: `app.close()` ends open SSE streams but closes neither
  * `redis` nor `submissions`.
  *
- * Authentication is not implemented yet (docs/api.md); every route is open.
+ * With `apiKeys`, every route but health and metrics needs one of them (auth.ts); the
+ * app logs through a child of `deps.logger` that censors Authorization headers.
  */
 export function buildApp(deps: ApiDeps): FastifyInstance {
   const bodyLimit = deps.bodyLimit ?? API_DEFAULTS.bodyLimit;
+  // Keys never reach a log line, whoever logs a request's headers.
+  const logger = deps.logger.child({}, { redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' } });
   // Typed with Fastify's base logger so that route modules need not know it is pino.
   const app: FastifyInstance = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     bodyLimit,
     // Every route answers JSON; the router should not treat /v1/jobs/ and /v1/jobs differently.
     // Room for the longest job id (128) so that the route, not the router, judges it.
@@ -75,6 +84,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
 
   registerErrorHandler(app);
   registerHttpMetrics(app, deps.metrics);
+  // After the metrics hook, so that refused requests are counted (as 4xx).
+  registerAuth(app, { apiKeys: deps.apiKeys ?? [], logger });
   registerHealthRoutes(app, {
     redis: deps.redis,
     readyTimeoutMs: deps.readyTimeoutMs ?? API_DEFAULTS.readyTimeoutMs,

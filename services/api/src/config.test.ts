@@ -14,6 +14,7 @@ describe('loadApiConfig', () => {
       sseHeartbeatMs: 15_000,
       readyTimeoutMs: 1_000,
       shutdownGraceMs: 10_000,
+      apiKeys: [],
     });
   });
 
@@ -57,5 +58,48 @@ describe('loadApiConfig', () => {
     expect(isTrainyardError(thrown)).toBe(true);
     expect((thrown as Error).message).toBe(message);
     expect((thrown as { code: string }).code).toBe('TRAINYARD_ERR_CONFIG_INVALID');
+  });
+
+  // API_KEYS: parsed into a list; a bad key is refused naming its position and length only.
+  it('reads API_KEYS as a list, trimming spaces and dropping duplicates', () => {
+    const a = 'abcdefghijklmnop'; // 16: the shortest key allowed
+    const b = `${'Z'.repeat(250)}._~+/=`; // 256: the longest
+    const config = loadApiConfig({ API_KEYS: ` ${a} ,${b},${a}` });
+    expect(config.apiKeys).toEqual([a, b]);
+    expect(Object.isFrozen(config.apiKeys)).toBe(true);
+    expect(loadApiConfig({ API_KEYS: '  ' }).apiKeys).toEqual([]); // empty = unset
+  });
+
+  it.each([
+    [
+      'a short key',
+      'good-key-0123456789,tooShort-secret',
+      'key 2 of 2 has 15 characters; a key must have 16 to 256',
+    ],
+    ['a long key', `${'x'.repeat(257)}`, 'key 1 of 1 has 257 characters; a key must have 16 to 256'],
+    [
+      'a bad character',
+      'secret key with spaces!',
+      'key 1 of 1 holds a character other than A-Z a-z 0-9 . _ ~ + / = -',
+    ],
+    ['an empty entry', 'good-key-0123456789,', 'key 2 of 2 is empty (remove the extra comma)'],
+  ])('refuses %s in API_KEYS without echoing any key', (_what, value, message) => {
+    let thrown: unknown;
+    try {
+      loadApiConfig({ API_KEYS: value });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(isTrainyardError(thrown)).toBe(true);
+    expect((thrown as { code: string }).code).toBe('TRAINYARD_ERR_CONFIG_INVALID');
+    expect((thrown as Error).message).toBe(`invalid configuration: API_KEYS: ${message}`);
+    const everything = JSON.stringify({
+      thrown,
+      stack: (thrown as Error).stack,
+      details: (thrown as { details: unknown }).details,
+    });
+    for (const key of value.split(',').filter((k) => k.length > 0)) {
+      expect(everything).not.toContain(key.trim());
+    }
   });
 });

@@ -9,6 +9,39 @@ import { z } from 'zod';
 
 const MIB = 1024 * 1024;
 
+/** Characters an API key may hold (RFC 6750 b64token, so it travels as `Bearer <key>` unchanged). */
+const API_KEY_CHARS = /^[A-Za-z0-9._~+/=-]+$/;
+export const API_KEY_MIN_LENGTH = 16;
+export const API_KEY_MAX_LENGTH = 256;
+
+/**
+ * `API_KEYS`: comma-separated keys; spaces around a key are ignored. Unset (or empty)
+ * means no key is needed. Messages name a bad key by its position and length only: a key
+ * never appears in an error, a log line or a stack trace.
+ */
+export const ApiKeys = z
+  .string()
+  .superRefine((raw, ctx) => {
+    const keys = raw.split(',').map((k) => k.trim());
+    keys.forEach((key, i) => {
+      const which = `key ${i + 1} of ${keys.length}`;
+      if (key === '') {
+        ctx.addIssue({ code: 'custom', message: `${which} is empty (remove the extra comma)` });
+      } else if (key.length < API_KEY_MIN_LENGTH || key.length > API_KEY_MAX_LENGTH) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${which} has ${key.length} characters; a key must have ${API_KEY_MIN_LENGTH} to ${API_KEY_MAX_LENGTH}`,
+        });
+      } else if (!API_KEY_CHARS.test(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${which} holds a character other than A-Z a-z 0-9 . _ ~ + / = -`,
+        });
+      }
+    });
+  })
+  .transform((raw): readonly string[] => Object.freeze([...new Set(raw.split(',').map((k) => k.trim()))]));
+
 export const ApiEnv = BaseConfig.extend({
   API_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
   API_PORT: port.default(8080),
@@ -21,6 +54,7 @@ export const ApiEnv = BaseConfig.extend({
   API_SSE_HEARTBEAT_MS: positiveMs.default(15_000),
   API_READY_TIMEOUT_MS: positiveMs.max(30_000).default(1_000),
   API_SHUTDOWN_GRACE_MS: positiveMs.default(10_000),
+  API_KEYS: ApiKeys.optional(),
 });
 
 export const ApiConfig = ApiEnv.transform((env) => ({
@@ -33,6 +67,8 @@ export const ApiConfig = ApiEnv.transform((env) => ({
   sseHeartbeatMs: env.API_SSE_HEARTBEAT_MS,
   readyTimeoutMs: env.API_READY_TIMEOUT_MS,
   shutdownGraceMs: env.API_SHUTDOWN_GRACE_MS,
+  /** Keys accepted as `Authorization: Bearer <key>` on every route but health and metrics; empty = open. */
+  apiKeys: env.API_KEYS ?? (Object.freeze([]) as readonly string[]),
 }));
 export type ApiConfig = z.infer<typeof ApiConfig>;
 

@@ -8,7 +8,15 @@
  *   await app.listen({ host: config.host, port: config.port });
  */
 export { API_DEFAULTS, type ApiDeps, buildApp } from './app.js';
-export { ApiConfig, ApiEnv, loadApiConfig } from './config.js';
+export { ApiKeyVerifier, type AuthVerdict, OPEN_ROUTES } from './auth.js';
+export {
+  API_KEY_MAX_LENGTH,
+  API_KEY_MIN_LENGTH,
+  ApiConfig,
+  ApiEnv,
+  ApiKeys,
+  loadApiConfig,
+} from './config.js';
 export { type ErrorBody, toPublicError } from './error-handler.js';
 export { type HttpMetrics, UNMATCHED_ROUTE } from './http-metrics.js';
 export { JobEventStream, type JobEventStreamState } from './job-event-stream.js';

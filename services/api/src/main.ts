@@ -46,6 +46,7 @@ const app = buildApp({
   bodyLimit: config.bodyLimitBytes,
   sseHeartbeatMs: config.sseHeartbeatMs,
   readyTimeoutMs: config.readyTimeoutMs,
+  apiKeys: config.apiKeys,
   // Event streams block on XREAD for up to sseBlockMs: their connections wait that much longer.
   openEventsConnection: () => redis.duplicate({ commandTimeout: API_DEFAULTS.sseBlockMs + 5_000 }),
 });
