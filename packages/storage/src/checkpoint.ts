@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto';
-import { Errors, TrainyardError } from '@trainyard/core';
-import type { ObjectStore } from './object-store.js';
+import { Errors, isTrainyardError, TrainyardError } from '@trainyard/core';
+import { type ObjectStore, storeUnavailable } from './object-store.js';
 
 /**
  * Checkpoint layout: `checkpoints/<jobId>/<step, 10 digits>/<file>` for each file, then
  * `manifest.json` (sizes and sha256 of every file) written LAST, then the job's
  * `checkpoints/<jobId>/latest` pointer. A checkpoint without a valid manifest does not exist.
+ *
+ * A write touches only its own step's directory (and `latest`), so a write that fails at any
+ * point (a file, the manifest, the pointer) leaves every earlier checkpoint, its manifest and
+ * its files as they were; at worst `latest` still names the previous manifest. (Writing a
+ * step that already has a checkpoint replaces its files: a reader then finds it corrupt
+ * until the new manifest lands, and falls back to an older one.) Store failures surface as
+ * TRAINYARD_ERR_STORE_UNAVAILABLE (retryable), mismatches as TRAINYARD_ERR_CHECKPOINT_CORRUPT.
  */
 export const CHECKPOINT_FORMAT = 'trainyard-checkpoint/1';
 
@@ -48,6 +55,20 @@ export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * A store failure while writing a checkpoint, as TRAINYARD_ERR_STORE_UNAVAILABLE naming the
+ * job, the step, the object and the cause. Other Trainyard errors (an invalid key) pass through.
+ */
+function writeFailure(store: ObjectStore, jobId: string, step: number, key: string, err: unknown): unknown {
+  if (err instanceof TrainyardError && err.code !== Errors.STORE_UNAVAILABLE.code) return err;
+  const inner = err instanceof TrainyardError ? err : storeUnavailable('PUT', store.location, key, err);
+  return new TrainyardError(
+    Errors.STORE_UNAVAILABLE,
+    `checkpoint of job ${jobId} step ${step} could not be written: ${inner.message}`,
+    { cause: err, details: { jobId, step, store: store.location, key, ...(inner.details as object) } },
+  );
+}
+
 export async function writeCheckpoint(
   store: ObjectStore,
   input: {
@@ -58,9 +79,19 @@ export async function writeCheckpoint(
     files: Record<string, Uint8Array>;
     meta?: Record<string, unknown>;
     now?: Date;
+    /** Stops the write (uploads in progress are aborted); it rejects with the signal's reason. */
+    signal?: AbortSignal;
   },
 ): Promise<WrittenCheckpoint> {
   const dir = checkpointDir(input.jobId, input.step);
+  const put = async (key: string, data: Uint8Array) => {
+    try {
+      await store.put(key, data, input.signal ? { signal: input.signal } : {});
+    } catch (err) {
+      if (input.signal?.aborted) throw input.signal.reason;
+      throw writeFailure(store, input.jobId, input.step, key, err);
+    }
+  };
   const files: ManifestFile[] = [];
   let bytes = 0;
   for (const [name, data] of Object.entries(input.files)) {
@@ -70,7 +101,7 @@ export async function writeCheckpoint(
         `checkpoint file name ${JSON.stringify(name)} is not allowed`,
       );
     }
-    await store.put(dir + name, data);
+    await put(dir + name, data);
     files.push({ name, bytes: data.byteLength, sha256: sha256(data) });
     bytes += data.byteLength;
   }
@@ -86,8 +117,9 @@ export async function writeCheckpoint(
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2));
   const manifestKey = `${dir}manifest.json`;
-  await store.put(manifestKey, manifestBytes);
-  await store.put(`${checkpointPrefix(input.jobId)}latest`, Buffer.from(manifestKey));
+  // Files first, manifest next (from now on the checkpoint exists), the pointer last.
+  await put(manifestKey, manifestBytes);
+  await put(`${checkpointPrefix(input.jobId)}latest`, Buffer.from(manifestKey));
   return {
     manifest,
     manifestKey,
@@ -100,20 +132,35 @@ function corrupt(key: string, why: string): TrainyardError {
   return new TrainyardError(Errors.CHECKPOINT_CORRUPT, `checkpoint ${key}: ${why}`);
 }
 
-/** Reads a manifest and every file it lists, checking sizes and sha256; throws CHECKPOINT_CORRUPT. */
+/** A failed read: a store failure is TRAINYARD_ERR_STORE_UNAVAILABLE, never CHECKPOINT_CORRUPT. */
+function readFailure(store: ObjectStore, key: string, err: unknown): unknown {
+  return err instanceof TrainyardError ? err : storeUnavailable('GET', store.location, key, err);
+}
+
+/**
+ * Reads a manifest and every file it lists, checking sizes and sha256; throws
+ * CHECKPOINT_CORRUPT when they do not match (or a listed file is missing),
+ * STORAGE_NOT_FOUND when the manifest is missing, and STORE_UNAVAILABLE when the store
+ * cannot be read (the checkpoint may be fine: try again once the store is back).
+ */
 export async function readCheckpoint(
   store: ObjectStore,
   manifestKey: string,
 ): Promise<{ manifest: CheckpointManifest; files: Record<string, Buffer> }> {
+  let raw: Buffer;
+  try {
+    raw = await store.get(manifestKey);
+  } catch (err) {
+    throw readFailure(store, manifestKey, err);
+  }
   let manifest: CheckpointManifest;
   try {
-    manifest = JSON.parse((await store.get(manifestKey)).toString('utf8')) as CheckpointManifest;
-  } catch (err) {
-    if (err instanceof TrainyardError) throw err;
+    manifest = JSON.parse(raw.toString('utf8')) as CheckpointManifest;
+  } catch {
     throw corrupt(manifestKey, 'manifest is not valid JSON');
   }
-  if (manifest.format !== CHECKPOINT_FORMAT || !Array.isArray(manifest.files)) {
-    throw corrupt(manifestKey, `unknown manifest format ${JSON.stringify(manifest.format)}`);
+  if (manifest?.format !== CHECKPOINT_FORMAT || !Array.isArray(manifest.files)) {
+    throw corrupt(manifestKey, `unknown manifest format ${JSON.stringify(manifest?.format)}`);
   }
   const dir = manifestKey.slice(0, manifestKey.lastIndexOf('/') + 1);
   const files: Record<string, Buffer> = {};
@@ -122,7 +169,12 @@ export async function readCheckpoint(
     try {
       data = await store.get(dir + f.name);
     } catch (err) {
-      throw corrupt(manifestKey, `file ${f.name} is missing (${(err as Error).message})`);
+      if (
+        isTrainyardError(err, Errors.STORAGE_NOT_FOUND) ||
+        isTrainyardError(err, Errors.STORAGE_KEY_INVALID)
+      )
+        throw corrupt(manifestKey, `file ${f.name} is missing (${(err as Error).message})`);
+      throw readFailure(store, dir + f.name, err);
     }
     if (data.byteLength !== f.bytes)
       throw corrupt(manifestKey, `file ${f.name} has ${data.byteLength} bytes, manifest says ${f.bytes}`);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Errors, TrainyardError } from '@trainyard/core';
-import { type ObjectStore, validateKey, validatePrefix } from './object-store.js';
+import { type ObjectStore, type PutOptions, validateKey, validatePrefix } from './object-store.js';
 
 /**
  * Local filesystem driver: key `a/b/c` is file `<root>/a/b/c`. A put writes a temporary
@@ -19,8 +19,9 @@ export class FsObjectStore implements ObjectStore {
     return join(this.root, ...validateKey(key).split('/'));
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
     const target = this.path(key);
+    options.signal?.throwIfAborted();
     const dir = target.slice(0, target.lastIndexOf(sep));
     await mkdir(dir, { recursive: true });
     const tmp = `${target}.tmp-${randomUUID()}`;

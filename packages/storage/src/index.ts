@@ -20,5 +20,13 @@ export {
   writeCheckpoint,
 } from './checkpoint.js';
 export { FsObjectStore } from './fs-object-store.js';
-export { type ObjectStore, validateKey, validatePrefix } from './object-store.js';
+export {
+  describeStoreCause,
+  type ObjectStore,
+  objectUrl,
+  type PutOptions,
+  storeUnavailable,
+  validateKey,
+  validatePrefix,
+} from './object-store.js';
 export { S3ObjectStore, type S3StoreOptions } from './s3-object-store.js';

@@ -2,13 +2,19 @@ import { Errors, TrainyardError } from '@trainyard/core';
 
 /**
  * The object store seam: a flat namespace of immutable-ish objects by key. Every driver
- * (fs now, S3 later) passes the same conformance suite (object-store.conformance.ts).
+ * (fs, S3) passes the same conformance suite (object-store.conformance.ts).
  * A `put` is atomic: readers see the whole object or none of it.
  */
 export interface ObjectStore {
-  /** e.g. `fs:/var/lib/trainyard/objects`. */
+  /** e.g. `fs:/var/lib/trainyard/objects` or `s3://trainyard/prefix/`. */
   readonly location: string;
-  put(key: string, data: Uint8Array): Promise<void>;
+  /**
+   * The S3 driver throws TRAINYARD_ERR_STORE_UNAVAILABLE (naming the operation, the object
+   * and the cause) when its store is unreachable or fails a request after its retries; the
+   * fs driver throws Node's own errors. writeCheckpoint and readCheckpoint turn either into
+   * STORE_UNAVAILABLE.
+   */
+  put(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
   /** Throws TRAINYARD_ERR_STORAGE_NOT_FOUND when absent. */
   get(key: string): Promise<Buffer>;
   exists(key: string): Promise<boolean>;
@@ -16,6 +22,60 @@ export interface ObjectStore {
   list(prefix: string): Promise<string[]>;
   /** Deleting an absent key is not an error. */
   delete(key: string): Promise<void>;
+}
+
+export interface PutOptions {
+  /** Stops the upload (a multipart upload is aborted); the put rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** The address of one object in a store, for messages: `s3://bucket/prefix/key`, `fs:/root/key`. */
+export function objectUrl(location: string, key: string): string {
+  return location.endsWith('/') ? location + key : `${location}/${key}`;
+}
+
+/**
+ * A short, single-line description of why a store request failed: the S3 error code and
+ * HTTP status, or the network error (`connect ECONNREFUSED 127.0.0.1:4567`), plus the
+ * number of attempts the client made when it retried.
+ */
+export function describeStoreCause(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as Error & {
+    code?: string;
+    errors?: unknown[];
+    $metadata?: { httpStatusCode?: number; attempts?: number };
+    $fault?: string;
+  };
+  let text = e.message.replace(/^@smithy\/node-http-handler - /, '');
+  // Node's happy-eyeballs connect (a host name with several addresses) fails with an
+  // AggregateError whose own message is empty.
+  if (!text && Array.isArray(e.errors) && e.errors.length > 0) {
+    text = e.errors.map((x) => (x instanceof Error ? x.message : String(x))).join('; ');
+  }
+  if (!text) text = e.code ?? e.name;
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined && e.$fault !== undefined) {
+    text = `HTTP ${status} ${e.name}${text && text !== e.name && text !== 'UnknownError' ? `: ${text}` : ''}`;
+  }
+  const attempts = e.$metadata?.attempts;
+  if (attempts !== undefined && attempts > 1) text += ` (after ${attempts} attempts)`;
+  return text;
+}
+
+/** The TRAINYARD_ERR_STORE_UNAVAILABLE error for one failed store operation. */
+export function storeUnavailable(
+  operation: string,
+  location: string,
+  key: string,
+  cause: unknown,
+  details?: Record<string, unknown>,
+): TrainyardError {
+  return new TrainyardError(
+    Errors.STORE_UNAVAILABLE,
+    `${operation} ${objectUrl(location, key)} failed: ${describeStoreCause(cause)}`,
+    { cause, ...(details ? { details } : {}) },
+  );
 }
 
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JobRecord } from '@trainyard/core';
+import { freePort, type LocalCluster, startLocalCluster } from '@trainyard/devkit';
+import { readCheckpoint, S3ObjectStore } from '@trainyard/storage';
+// @ts-expect-error s3rver ships no type declarations
+import S3rver from 's3rver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAST_FAILURE_ENV, jobsClient } from './cluster-client.js';
+import { redisUrl } from './helpers.js';
+
+/**
+ * An S3 outage during training (real processes, real s3rver, real Redis): the checkpoint
+ * due while the store is down fails the generation with TRAINYARD_ERR_STORE_UNAVAILABLE
+ * naming the store, the object and the cause; the job goes RESTARTING with the last good
+ * checkpoint still listed; once the store is back (same port, same data) that checkpoint
+ * verifies, the next generation resumes from its step (not from 0) and the job SUCCEEDS.
+ *
+ * Determinism: the scheduler is paused (SIGSTOP) from just before the outage until the
+ * store is back, so the failed generation is re-placed only once the store answers again.
+ * Without the pause the next generation may start while the store is still down, and the
+ * worker's loadLatestCheckpoint treats an unreadable checkpoint like a corrupt one: it
+ * falls back to an older one or to step 0 (reported as a worker gap).
+ */
+describe('S3 outage during training (real processes, s3rver)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trainyard-s3-outage-'));
+  const s3Dir = join(dir, 's3');
+  let port = 0;
+  let endpoint = '';
+  let server: { run(): Promise<unknown>; close(): Promise<void> } | null = null;
+  let cluster: LocalCluster;
+
+  const startS3 = async () => {
+    const s = new S3rver({
+      port,
+      address: '127.0.0.1',
+      directory: s3Dir,
+      silent: true,
+      configureBuckets: [{ name: 'trainyard' }],
+    });
+    await s.run();
+    server = s;
+  };
+  const stopS3 = async () => {
+    const s = server;
+    server = null;
+    await s?.close();
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    endpoint = `http://127.0.0.1:${port}`;
+    await startS3();
+    cluster = await startLocalCluster({
+      workers: 2,
+      redisUrl: redisUrl(),
+      prefix: `s3o-${randomUUID().slice(0, 8)}`,
+      storeDir: join(dir, 'unused'),
+      logDir: join(dir, 'logs'),
+      env: {
+        ...FAST_FAILURE_ENV,
+        S3_BUCKET: 'trainyard',
+        S3_ENDPOINT: endpoint,
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+        S3_PREFIX: 'trainyard/',
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    cluster?.services.find((s) => s.name === 'scheduler')?.child.kill('SIGCONT');
+    await cluster?.stop();
+    await stopS3();
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('fails the checkpoint clearly, keeps the last good one and resumes from it', async () => {
+    const jobs = jobsClient(cluster.apiUrl);
+    const scheduler = cluster.services.find((s) => s.name === 'scheduler')!.child;
+    const waitFor = async (what: string, ms: number, check: (j: JobRecord) => boolean) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const j = await jobs.get(job.id);
+        if (check(j)) return j;
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}: ${JSON.stringify({ ...j, spec: undefined })}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const job = await jobs.submit({
+      model: { family: 'mlp', hidden: [16] },
+      dataset: { name: 'mnist', trainSize: 320, testSize: 100 },
+      workers: 2,
+      batchSize: 32,
+      optimizer: { name: 'adam', learningRate: 0.003 },
+      // 10 steps an epoch: 300 steps, so the outage surely starts mid-training.
+      epochs: 30,
+      checkpoint: { everySteps: 5, keepLast: 2 },
+      maxRestarts: 3,
+    });
+
+    await waitFor('a first checkpoint', 30_000, (j) => j.checkpoints.length >= 1);
+    scheduler.kill('SIGSTOP');
+    let restarting: JobRecord;
+    try {
+      await stopS3();
+      restarting = await waitFor('the generation to fail', 15_000, (j) => j.restarts.length >= 1);
+      expect(restarting.state).toBe('RESTARTING');
+      expect(restarting.restarts).toHaveLength(1);
+      const restart = restarting.restarts[0]!;
+      expect(restart).toMatchObject({ generation: 1, code: 'TRAINYARD_ERR_STORE_UNAVAILABLE', rank: 0 });
+      expect(restart.reason).toMatch(
+        new RegExp(
+          `^TRAINYARD_ERR_STORE_UNAVAILABLE: checkpoint of job ${job.id} step \\d+ could not be written: ` +
+            `PUT s3://trainyard/trainyard/checkpoints/${job.id}/\\d{10}/weights\\.bin failed: ` +
+            `connect ECONNREFUSED 127\\.0\\.0\\.1:${port}`,
+        ),
+      );
+      const failedStep = Number(/ step (\d+) could not/.exec(restart.reason)![1]);
+      // The record still lists the checkpoints written before the outage, the last good one last.
+      expect(restarting.checkpoints.length).toBeGreaterThanOrEqual(1);
+      const lastGood = restarting.checkpoints.at(-1)!;
+      expect(lastGood.step).toBe(failedStep - 5);
+
+      // The store comes back with the same data: the last good checkpoint verifies.
+      await startS3();
+      const s3 = new S3ObjectStore({
+        bucket: 'trainyard',
+        region: 'us-east-1',
+        endpoint,
+        accessKeyId: 'S3RVER',
+        secretAccessKey: 'S3RVER',
+        prefix: 'trainyard/',
+      });
+      try {
+        const { manifest } = await readCheckpoint(s3, lastGood.manifestKey);
+        expect(manifest.step).toBe(lastGood.step);
+        expect(manifest.generation).toBe(1);
+      } finally {
+        s3.close();
+      }
+    } finally {
+      scheduler.kill('SIGCONT');
+    }
+
+    const done = await waitFor(
+      'the job to end',
+      45_000,
+      (j) => !['QUEUED', 'PLACED', 'RUNNING', 'RESTARTING'].includes(j.state),
+    );
+    expect(done.state, JSON.stringify(done.error)).toBe('SUCCEEDED');
+    expect(done.generation).toBe(2);
+    expect(done.restarts).toHaveLength(1);
+    expect(done.checkpoints.at(-1)!.step).toBe(300);
+    // Both ranks of generation 2 resumed from the last good checkpoint's step, not from 0.
+    const lastGood = restarting.checkpoints.at(-1)!;
+    const resumed = [0, 1]
+      .flatMap((i) => readFileSync(join(dir, 'logs', `worker-${i}.log`), 'utf8').split('\n'))
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((l) => l.jobId === job.id && l.generation === 2 && l.msg === 'resuming from checkpoint');
+    expect(resumed.map((l) => [l.rank, l.step, l.manifest]).sort()).toEqual([
+      [0, lastGood.step, lastGood.manifestKey],
+      [1, lastGood.step, lastGood.manifestKey],
+    ]);
+  }, 90_000);
+});
