@@ -65,6 +65,8 @@ export {
   type GenerationFailure,
   JobStore,
   type PlaceResult,
+  RESTART_BACKOFF_BASE_MS,
+  RESTART_BACKOFF_CAP_MS,
   StoreResult,
   specHash,
   stableStringify,

@@ -73,6 +73,8 @@ export const RestartRecord = z.object({
   workerId: z.string().nullable(),
   /** False for a planned stop (a worker drained): it does not count against maxRestarts. */
   counted: z.boolean().default(true),
+  /** How long after `at` the next generation could be placed at the earliest (the restart backoff). */
+  delayMs: z.number().optional(),
 });
 export type RestartRecord = z.infer<typeof RestartRecord>;
 

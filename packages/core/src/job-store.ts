@@ -111,7 +111,10 @@ return {1, tostring(gen)}
 
 // KEYS: 1 job hash, 2 events stream, 3 pending set, 4 restart counts hash (code -> n)
 // ARGV: 1 jobId, 2 failed generation, 3 now ISO, 4 restart entry JSON, 5 failure JSON,
-//       6 events maxlen, 7 retryable '1'|'0', 8 pending score (ms), 9 counts against maxRestarts '1'|'0'
+//       6 events maxlen, 7 retryable '1'|'0', 8 now (ms), 9 counts against maxRestarts '1'|'0',
+//       10 backoff base (ms), 11 backoff cap (ms)
+// A counted restart waits base * 2^(counted restarts before it), at most the cap, before the
+// scheduler may place it (its pending score is that time); an uncounted one (a drain) does not wait.
 // Returns: {1, 'RESTARTING'|'FAILED'} applied | {0, state} this generation already ended
 //          | {-2, ''} no such job | {-3, state} another generation is current
 const FAIL_GENERATION = new LuaScript(
@@ -133,9 +136,13 @@ local target = 'FAILED'
 if ARGV[7] == '1' and (ARGV[9] == '0' or counted < (tonumber(spec.maxRestarts) or 0)) then target = 'RESTARTING' end
 local event = {type = 'state', ts = ARGV[3], state = target, generation = gen, reason = entry.reason}
 if target == 'RESTARTING' then
+  local delay = 0
+  if ARGV[9] == '1' then delay = math.min(tonumber(ARGV[10]) * (2 ^ counted), tonumber(ARGV[11])) end
+  local notBefore = tonumber(ARGV[8]) + delay
+  entry.delayMs = delay
   table.insert(restarts, entry)
   redis.call('HSET', KEYS[1], 'state', target, 'restarts', cjson.encode(restarts), 'updatedAt', ARGV[3])
-  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+  redis.call('ZADD', KEYS[3], notBefore, ARGV[1])
   redis.call('HINCRBY', KEYS[4], entry.code, 1)
 else
   if counted > 0 then
@@ -147,6 +154,14 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'e', cjson.encode(event
 return {1, target}
 `,
 );
+
+/**
+ * Restart backoff: the n-th counted restart of a job (n = 0, 1, ...) is placed no sooner than
+ * base * 2^n after its failure, at most the cap, so a failure that persists for a while (an
+ * object store or a node down) does not burn every restart in a second.
+ */
+export const RESTART_BACKOFF_BASE_MS = 1_000;
+export const RESTART_BACKOFF_CAP_MS = 30_000;
 
 /** Why a generation failed, for failGeneration. */
 export interface GenerationFailure {
@@ -411,6 +426,8 @@ export class JobStore {
         failure.retryable ? '1' : '0',
         now.getTime(),
         failure.counted === false ? '0' : '1',
+        RESTART_BACKOFF_BASE_MS,
+        RESTART_BACKOFF_CAP_MS,
       ],
     )) as [number, string];
     return { result: reply[0] as StoreResult, state: (reply[1] || null) as JobState | null };

@@ -220,7 +220,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const place = async (pool: PoolMember[]) => {
     const free = pool.filter((m) => memberState(m) === 'free');
-    const pending = await redis.zrange(keys.pending(), 0, -1);
+    // Scores are when each job may be placed: its submission, or its restart + backoff.
+    const pending = await redis.zrangebyscore(keys.pending(), '-inf', Date.now());
     for (const jobId of pending) {
       if (!lease?.isLeader) return; // stepped down mid-pass (local view; no Redis call)
       const job = await store.get(jobId);

@@ -28,6 +28,23 @@ export const WorkerConfig = BaseConfig.extend({
     .string()
     .regex(/^([A-Za-z0-9_][A-Za-z0-9._-]*\/)*$/, "must be empty or end with '/'")
     .default(''),
+  /** Attempts per S3 request (the SDK retries with backoff), 1..10. */
+  S3_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  S3_CONNECT_TIMEOUT_MS: positiveMs.default(5_000),
+  S3_REQUEST_TIMEOUT_MS: positiveMs.default(30_000),
+  /** Objects this large or larger go up in parts (multipart upload). */
+  S3_MULTIPART_THRESHOLD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .default(16 * 1024 * 1024),
+  /** Part size of multipart uploads; S3 requires at least 5 MiB. */
+  S3_PART_SIZE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .max(5 * 1024 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
   METRICS_HOST: z.string().default('127.0.0.1'),
   /** 0 picks a free port. */
   METRICS_PORT: port.default(0),

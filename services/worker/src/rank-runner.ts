@@ -186,6 +186,9 @@ async function loadLatestCheckpoint(
       log.info({ step: state.step, manifest: ref.manifestKey }, 'resuming from checkpoint');
       return { step: state.step, epoch: state.epoch, cursor: state.cursor };
     } catch (err) {
+      // A store that cannot be reached says nothing about the checkpoint: falling back to an
+      // older one (or to step 0) would redo work and could overwrite and prune the good one.
+      if (isTrainyardError(err, Errors.STORE_UNAVAILABLE)) throw err;
       log.warn({ err, manifest: ref.manifestKey }, 'checkpoint unusable; trying the previous one');
     }
   }
@@ -311,6 +314,7 @@ async function train(
         ),
       },
       meta: { datasetVersion: data.version, specHash: specHash(spec), backend: ctx.backend.name },
+      signal: ctx.signal,
     });
     const ref: CheckpointRef = {
       step: globalStep,

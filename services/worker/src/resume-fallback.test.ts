@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, createMetricsRegistry, JobSpec, type JobSpecInput, JobStore } from '@trainyard/core';
+import { freePort } from '@trainyard/devkit';
 import { initBackend } from '@trainyard/engine';
 import { decodeNamedArrays } from '@trainyard/models';
-import { FsObjectStore, type ObjectStore, readCheckpoint } from '@trainyard/storage';
+import { FsObjectStore, type ObjectStore, readCheckpoint, S3ObjectStore } from '@trainyard/storage';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RedisFixture, redisFixture } from '../../../test/helpers.js';
 import { runRank } from './rank-runner.js';
@@ -114,5 +115,48 @@ describe('resume falls back past a damaged checkpoint (real Redis, wasm)', () =>
         await weights(ref.checkpoints.at(-1)!.manifestKey),
       ),
     ).toBe(true);
+  });
+
+  it('an unreachable store fails the generation (STORE_UNAVAILABLE), never a fallback to an older checkpoint or step 0', async () => {
+    const store = new JobStore(fx.redis, fx.keys);
+    const fs = new FsObjectStore(mkdtempSync(join(tmpdir(), 'trainyard-resume-')));
+    const { job } = await store.create(JobSpec.parse(spec));
+    await store.place(job.id, ['w-1']);
+    const stop = new AbortController();
+    const watching: ObjectStore = {
+      location: fs.location,
+      get: (k) => fs.get(k),
+      exists: (k) => fs.exists(k),
+      list: (p) => fs.list(p),
+      delete: (k) => fs.delete(k),
+      async put(key, data) {
+        await fs.put(key, data);
+        if (key === `checkpoints/${job.id}/0000000010/manifest.json`) stop.abort(new Error('worker died'));
+      },
+    };
+    expect(await run(store, watching, job.id, 1, stop.signal)).toBe('failed');
+    expect((await store.place(job.id, ['w-2'])).generation).toBe(2);
+
+    // Generation 2 meets a store that refuses connections (a real S3 client, nothing listening).
+    const down = new S3ObjectStore({
+      bucket: 'trainyard',
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      accessKeyId: 'x',
+      secretAccessKey: 'y',
+      maxAttempts: 1,
+    });
+    const metrics = createWorkerMetrics(createMetricsRegistry('worker', { defaultMetrics: false }));
+    expect(await run(store, down, job.id, 2, new AbortController().signal, metrics)).toBe('failed');
+    const after = await store.mustGet(job.id);
+    expect(after.state).toBe('RESTARTING');
+    expect(after.restarts.at(-1)).toMatchObject({ generation: 2, code: 'TRAINYARD_ERR_STORE_UNAVAILABLE' });
+    expect(after.restarts.at(-1)!.reason).toMatch(/ECONNREFUSED/);
+    // No step ran, and the checkpoints the record lists are untouched and still verify.
+    expect((await metrics.steps.get()).values[0]?.value ?? 0).toBe(0);
+    expect(after.checkpoints.map((c) => c.step)).toEqual([5, 10]);
+    for (const c of after.checkpoints) await readCheckpoint(fs, c.manifestKey);
+    // The second counted restart waits twice as long as the first before it can be placed.
+    expect(after.restarts.map((r) => r.delayMs)).toEqual([1_000, 2_000]);
   });
 });
