@@ -348,11 +348,11 @@ describe('overlays/onprem', () => {
 
   it('runs MinIO on a PVC and creates the bucket idempotently with a pinned mc', () => {
     const minio = get(r.objects, 'StatefulSet', 'trainyard-minio');
-    expect(container(minio, 'minio').image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d\d-\d\dT/);
+    expect(container(minio, 'minio').image).toMatch(/^quay\.io\/minio\/minio:RELEASE\.\d{4}-\d\d-\d\dT/);
     expect((minio.spec as { volumeClaimTemplates: unknown[] }).volumeClaimTemplates).toHaveLength(1);
     const job = get(r.objects, 'Job', 'trainyard-minio-bucket');
     const mc = container(job, 'mc');
-    expect(mc.image).toMatch(/^minio\/mc:RELEASE\.\d{4}-\d\d-\d\dT/);
+    expect(mc.image).toMatch(/^quay\.io\/minio\/mc:RELEASE\.\d{4}-\d\d-\d\dT/);
     expect((mc.args ?? []).join('\n')).toContain('mc mb --ignore-existing "trainyard/$S3_BUCKET"');
   });
 
