@@ -6,6 +6,8 @@
 # WORKER_ID defaults to <hostname>-gpu<i> / <hostname>-cpu<i>. SIGTERM/SIGINT reach every
 # worker (each drains and exits); if one worker exits, the others are stopped too, so the
 # pod restarts whole.
+# With METRICS_PORT set to a port (not 0), worker k (k = 0, 1, ...) serves /metrics on
+# METRICS_PORT + k, so the processes of one pod do not collide.
 #   WORKERS=2 scripts/worker-per-device.sh     # force a count
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,18 +17,24 @@ if [ -z "${WORKERS:-}" ] && command -v nvidia-smi >/dev/null 2>&1; then
   mapfile -t gpus < <(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | tr -d ' ')
 fi
 pids=()
+metrics_port() { # $1: the worker's ordinal
+  if [ "${METRICS_PORT:-0}" -gt 0 ] 2>/dev/null; then echo $((METRICS_PORT + $1)); else echo "${METRICS_PORT:-0}"; fi
+}
 stop() { kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 0; }
 trap stop TERM INT
 if [ "${#gpus[@]}" -gt 0 ]; then
+  k=0
   for i in "${gpus[@]}"; do
     CUDA_VISIBLE_DEVICES="$i" WORKER_ID="${base}-gpu${i}" TRAINYARD_BACKEND="${TRAINYARD_BACKEND:-auto}" \
-      node --import tsx "$ROOT/services/worker/src/main.ts" &
+      METRICS_PORT="$(metrics_port "$k")" node --import tsx "$ROOT/services/worker/src/main.ts" &
     pids+=($!)
+    k=$((k + 1))
   done
 else
   n="${WORKERS:-$(nproc)}"
   for ((i = 0; i < n; i++)); do
-    CUDA_VISIBLE_DEVICES="" WORKER_ID="${base}-cpu${i}" node --import tsx "$ROOT/services/worker/src/main.ts" &
+    CUDA_VISIBLE_DEVICES="" WORKER_ID="${base}-cpu${i}" METRICS_PORT="$(metrics_port "$i")" \
+      node --import tsx "$ROOT/services/worker/src/main.ts" &
     pids+=($!)
   done
 fi
