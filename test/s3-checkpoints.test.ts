@@ -3,45 +3,32 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobRecord } from '@trainyard/core';
-import { freePort, type LocalCluster, readSse, startLocalCluster } from '@trainyard/devkit';
+import {
+  type LocalCluster,
+  readSse,
+  type S3ServerHandle,
+  startLocalCluster,
+  startS3Server,
+} from '@trainyard/devkit';
 import { readCheckpoint, S3ObjectStore } from '@trainyard/storage';
-// @ts-expect-error s3rver ships no type declarations
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrl } from './helpers.js';
 
 /** Workers configured with S3_* write their checkpoints to an S3-protocol server (s3rver). */
 describe('checkpoints in an S3-compatible store (real processes, s3rver)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trainyard-s3-e2e-'));
-  let server: { run(): Promise<unknown>; close(): Promise<void> };
+  let server: S3ServerHandle;
   let cluster: LocalCluster;
-  let endpoint = '';
 
   beforeAll(async () => {
-    const port = await freePort();
-    server = new S3rver({
-      port,
-      address: '127.0.0.1',
-      directory: join(dir, 's3'),
-      silent: true,
-      configureBuckets: [{ name: 'ckpt' }],
-    });
-    await server.run();
-    endpoint = `http://127.0.0.1:${port}`;
+    server = await startS3Server(join(dir, 's3'), { bucket: 'ckpt' });
     cluster = await startLocalCluster({
       workers: 2,
       redisUrl: redisUrl(),
       prefix: `s3-${randomUUID().slice(0, 8)}`,
       storeDir: join(dir, 'unused'),
       logDir: join(dir, 'logs'),
-      env: {
-        TRAINYARD_BACKEND: 'wasm',
-        S3_BUCKET: 'ckpt',
-        S3_ENDPOINT: endpoint,
-        S3_ACCESS_KEY_ID: 'S3RVER',
-        S3_SECRET_ACCESS_KEY: 'S3RVER',
-        S3_PREFIX: 'trainyard/',
-      },
+      env: { TRAINYARD_BACKEND: 'wasm', ...server.workerEnv('trainyard/') },
     });
   }, 90_000);
 
@@ -72,7 +59,7 @@ describe('checkpoints in an S3-compatible store (real processes, s3rver)', () =>
     const s3 = new S3ObjectStore({
       bucket: 'ckpt',
       region: 'us-east-1',
-      endpoint,
+      endpoint: server.endpoint,
       accessKeyId: 'S3RVER',
       secretAccessKey: 'S3RVER',
       prefix: 'trainyard/',

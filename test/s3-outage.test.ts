@@ -3,10 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobRecord } from '@trainyard/core';
-import { freePort, type LocalCluster, startLocalCluster } from '@trainyard/devkit';
+import { type LocalCluster, type S3ServerHandle, startLocalCluster, startS3Server } from '@trainyard/devkit';
 import { readCheckpoint, S3ObjectStore } from '@trainyard/storage';
-// @ts-expect-error s3rver ships no type declarations
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_FAILURE_ENV, jobsClient } from './cluster-client.js';
 import { redisUrl } from './helpers.js';
@@ -26,21 +24,14 @@ import { redisUrl } from './helpers.js';
 describe('S3 outage during training (real processes, s3rver)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trainyard-s3-outage-'));
   const s3Dir = join(dir, 's3');
+  let server: S3ServerHandle | null = null;
   let port = 0;
-  let endpoint = '';
-  let server: { run(): Promise<unknown>; close(): Promise<void> } | null = null;
   let cluster: LocalCluster;
 
   const startS3 = async () => {
-    const s = new S3rver({
-      port,
-      address: '127.0.0.1',
-      directory: s3Dir,
-      silent: true,
-      configureBuckets: [{ name: 'trainyard' }],
-    });
-    await s.run();
-    server = s;
+    server = await startS3Server(s3Dir, { bucket: 'trainyard', ...(port ? { port } : {}) });
+    port = server.port;
+    return server;
   };
   const stopS3 = async () => {
     const s = server;
@@ -49,9 +40,7 @@ describe('S3 outage during training (real processes, s3rver)', () => {
   };
 
   beforeAll(async () => {
-    port = await freePort();
-    endpoint = `http://127.0.0.1:${port}`;
-    await startS3();
+    const s3 = await startS3();
     cluster = await startLocalCluster({
       workers: 2,
       redisUrl: redisUrl(),
@@ -60,11 +49,7 @@ describe('S3 outage during training (real processes, s3rver)', () => {
       logDir: join(dir, 'logs'),
       env: {
         ...FAST_FAILURE_ENV,
-        S3_BUCKET: 'trainyard',
-        S3_ENDPOINT: endpoint,
-        S3_ACCESS_KEY_ID: 'S3RVER',
-        S3_SECRET_ACCESS_KEY: 'S3RVER',
-        S3_PREFIX: 'trainyard/',
+        ...s3.workerEnv('trainyard/'),
       },
     });
   }, 60_000);
@@ -128,11 +113,11 @@ describe('S3 outage during training (real processes, s3rver)', () => {
       expect(again.checkpoints).toEqual(restarting.checkpoints);
 
       // The store comes back with the same data: the last good checkpoint verifies.
-      await startS3();
+      const back = await startS3();
       const s3 = new S3ObjectStore({
         bucket: 'trainyard',
         region: 'us-east-1',
-        endpoint,
+        endpoint: back.endpoint,
         accessKeyId: 'S3RVER',
         secretAccessKey: 'S3RVER',
         prefix: 'trainyard/',

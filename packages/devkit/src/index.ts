@@ -15,4 +15,10 @@ export {
   tailLog,
 } from './local-cluster.js';
 export { findRedisServerBinary, freePort, type RedisServerHandle, startRedisServer } from './redis-server.js';
+export {
+  S3RVER_CREDENTIALS,
+  type S3ServerHandle,
+  type S3ServerOptions,
+  startS3Server,
+} from './s3-server.js';
 export { readSse, type SseMessage } from './sse-client.js';

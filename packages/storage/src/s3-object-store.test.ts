@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@trainyard/devkit';
-// @ts-expect-error s3rver ships no type declarations
-import S3rver from 's3rver';
+import { freePort, type S3ServerHandle, startS3Server } from '@trainyard/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { describeObjectStoreConformance } from './object-store.conformance.js';
@@ -30,66 +27,6 @@ import { S3ObjectStore, type S3StoreOptions } from './s3-object-store.js';
  *   whole: it verifies once the store is back.
  */
 const MiB = 1024 * 1024;
-
-interface S3rverHandle {
-  readonly endpoint: string;
-  readonly port: number;
-  readonly dir: string;
-  /** `<dir>/<bucket>/._S3rver_uploads`: one directory per multipart upload in progress. */
-  uploads(bucket: string): string[];
-  close(): Promise<void>;
-}
-
-interface KoaContext {
-  method: string;
-  path: string;
-  query: Record<string, unknown>;
-  status: number;
-  type: string;
-  body: unknown;
-}
-
-async function startS3rver(
-  dir: string,
-  options: { port?: number; bucket?: string; abortMultipart?: boolean } = {},
-): Promise<S3rverHandle> {
-  const port = options.port ?? (await freePort());
-  const server = new S3rver({
-    port,
-    address: '127.0.0.1',
-    directory: dir,
-    silent: true,
-    configureBuckets: [{ name: options.bucket ?? 'test' }],
-  });
-  const uploadsDir = (bucket: string): string =>
-    server.store.getResourcePath(bucket, undefined, 'uploads') as string;
-  if (options.abortMultipart) {
-    // AbortMultipartUpload as S3 defines it (s3rver 3.7.1 answers 405): DELETE
-    // /<bucket>/<key>?uploadId=<id> removes the upload and its parts; an unknown id is 404.
-    (server.middleware as unknown[]).unshift(async (ctx: KoaContext, next: () => Promise<unknown>) => {
-      if (ctx.method !== 'DELETE' || typeof ctx.query.uploadId !== 'string') return next();
-      const bucket = ctx.path.split('/')[1]!;
-      const id = ctx.query.uploadId;
-      const upload = join(uploadsDir(bucket), id);
-      if (!/^[0-9a-f]+$/.test(id) || !existsSync(upload)) {
-        ctx.status = 404;
-        ctx.type = 'application/xml';
-        ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>`;
-        return;
-      }
-      await rm(upload, { recursive: true, force: true });
-      ctx.status = 204;
-    });
-  }
-  await server.run();
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    port,
-    dir,
-    uploads: (bucket) => (existsSync(uploadsDir(bucket)) ? readdirSync(uploadsDir(bucket)) : []),
-    close: () => server.close(),
-  };
-}
 
 function s3Store(endpoint: string, options: Partial<S3StoreOptions> = {}): S3ObjectStore {
   return new S3ObjectStore({
@@ -147,10 +84,10 @@ function instrument(store: S3ObjectStore, failPart?: number) {
 }
 
 const root = mkdtempSync(join(tmpdir(), 'trainyard-s3rver-'));
-let main: S3rverHandle;
+let main: S3ServerHandle;
 
 beforeAll(async () => {
-  main = await startS3rver(join(root, 'main'), { abortMultipart: true });
+  main = await startS3Server(join(root, 'main'), { abortMultipart: true });
 });
 
 afterAll(async () => {
@@ -264,7 +201,7 @@ describe('S3 multipart uploads (s3rver)', () => {
   });
 
   it('reports an abort that fails too (plain s3rver 3.7.1 answers AbortMultipartUpload with 405)', async () => {
-    const plain = await startS3rver(join(root, 'plain'));
+    const plain = await startS3Server(join(root, 'plain'));
     const store = s3Store(plain.endpoint, { partSizeBytes: 5 * MiB, multipartThresholdBytes: 5 * MiB });
     const probe = instrument(store, 2);
     try {
@@ -370,7 +307,7 @@ describe('S3 store failures are TRAINYARD_ERR_STORE_UNAVAILABLE within seconds',
 
   it('a checkpoint written while the store is down fails clearly and keeps the previous one whole', async () => {
     const dir = join(root, 'outage');
-    let server = await startS3rver(dir, { bucket: 'ckpt' });
+    let server = await startS3Server(dir, { bucket: 'ckpt' });
     const store = new S3ObjectStore({
       bucket: 'ckpt',
       region: 'us-east-1',
@@ -402,7 +339,7 @@ describe('S3 store failures are TRAINYARD_ERR_STORE_UNAVAILABLE within seconds',
       await expect(readCheckpoint(store, good.manifestKey)).rejects.toMatchObject({
         code: 'TRAINYARD_ERR_STORE_UNAVAILABLE',
       });
-      server = await startS3rver(dir, { bucket: 'ckpt', port: server.port });
+      server = await startS3Server(dir, { bucket: 'ckpt', port: server.port });
       const { manifest } = await readCheckpoint(store, good.manifestKey);
       expect(manifest.step).toBe(10);
       expect(await listCheckpoints(store, 'job-o')).toEqual([good.manifestKey]);
