@@ -28,6 +28,21 @@ const spec: JobSpecInput = {
   checkpoint: { everySteps: 5, keepLast: 10 },
 };
 
+/** The store as is, but the rank "dies" (its signal aborts) right after step 10's checkpoint. */
+function stopAfterStep10(fs: ObjectStore, jobId: string, stop: AbortController): ObjectStore {
+  return {
+    location: fs.location,
+    get: (k) => fs.get(k),
+    exists: (k) => fs.exists(k),
+    list: (p) => fs.list(p),
+    delete: (k) => fs.delete(k),
+    async put(key, data) {
+      await fs.put(key, data);
+      if (key === `checkpoints/${jobId}/0000000010/manifest.json`) stop.abort(new Error('worker died'));
+    },
+  };
+}
+
 describe('resume falls back past a damaged checkpoint (real Redis, wasm)', () => {
   let fx: RedisFixture;
   beforeAll(async () => {
@@ -74,17 +89,7 @@ describe('resume falls back past a damaged checkpoint (real Redis, wasm)', () =>
     const { job } = await store.create(JobSpec.parse(spec));
     await store.place(job.id, ['w-1']);
     const stop = new AbortController();
-    const watching: ObjectStore = {
-      location: fs.location,
-      get: (k) => fs.get(k),
-      exists: (k) => fs.exists(k),
-      list: (p) => fs.list(p),
-      delete: (k) => fs.delete(k),
-      async put(key, data) {
-        await fs.put(key, data);
-        if (key === `checkpoints/${job.id}/0000000010/manifest.json`) stop.abort(new Error('worker died'));
-      },
-    };
+    const watching = stopAfterStep10(fs, job.id, stop);
     expect(await run(store, watching, job.id, 1, stop.signal)).toBe('failed');
     const restarting = await store.mustGet(job.id);
     expect(restarting.state).toBe('RESTARTING');
@@ -123,17 +128,7 @@ describe('resume falls back past a damaged checkpoint (real Redis, wasm)', () =>
     const { job } = await store.create(JobSpec.parse(spec));
     await store.place(job.id, ['w-1']);
     const stop = new AbortController();
-    const watching: ObjectStore = {
-      location: fs.location,
-      get: (k) => fs.get(k),
-      exists: (k) => fs.exists(k),
-      list: (p) => fs.list(p),
-      delete: (k) => fs.delete(k),
-      async put(key, data) {
-        await fs.put(key, data);
-        if (key === `checkpoints/${job.id}/0000000010/manifest.json`) stop.abort(new Error('worker died'));
-      },
-    };
+    const watching = stopAfterStep10(fs, job.id, stop);
     expect(await run(store, watching, job.id, 1, stop.signal)).toBe('failed');
     expect((await store.place(job.id, ['w-2'])).generation).toBe(2);
 
