@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     'idempotency-key': `demo-${process.pid}-${started}`,
   });
   say(
-    `Submitted job ${submitted.id}: MLP 784-256-128-10 on MNIST (8,000 train / 2,000 test), ${workers} workers,`,
+    `Submitted job ${submitted.id}: ${model.title} on MNIST (8,000 train / 2,000 test), ${workers} workers,`,
   );
   say(
     `  global batch 64, Adam 1e-3, ${epochs} epochs, checkpoint every 100 steps, seed 42. State: ${submitted.state}\n`,

@@ -46,3 +46,17 @@ export function compileConfig<T extends z.ZodType>(
   }
   return Object.freeze(parsed.data);
 }
+
+/**
+ * Loads a service's configuration at start, or exits 1 with one line naming the service and
+ * every bad variable (no stack trace: a bad setting is the operator's to fix, not a crash).
+ */
+export function configOrExit<T>(service: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof TrainyardError) || err.code !== Errors.CONFIG_INVALID.code) throw err;
+    process.stderr.write(`trainyard ${service}: ${err.code}: ${err.message}\n`);
+    process.exit(1);
+  }
+}

@@ -8,7 +8,16 @@
  *   const store = new JobStore(redis, keys);
  *   const { job } = await store.create(JobSpec.parse(body), { idempotencyKey });
  */
-export { BaseConfig, compileConfig, keyPrefix, logLevel, port, positiveMs, redisUrl } from './config.js';
+export {
+  BaseConfig,
+  compileConfig,
+  configOrExit,
+  keyPrefix,
+  logLevel,
+  port,
+  positiveMs,
+  redisUrl,
+} from './config.js';
 export {
   describeError,
   type ErrorDef,

@@ -1,6 +1,7 @@
 import {
   assertSafeEvictionPolicy,
   closeRedis,
+  configOrExit,
   createKeys,
   createLogger,
   createMetricsRegistry,
@@ -16,7 +17,7 @@ import { loadApiConfig } from './config.js';
 import { closeAppWithGrace } from './shutdown.js';
 
 // Wiring only: config -> dependencies -> listen -> signal handlers.
-const config = loadApiConfig(process.env);
+const config = configOrExit('api', () => loadApiConfig(process.env));
 const logger = createLogger('api', config.logLevel);
 const keys = createKeys(config.prefix);
 // A few retries, then fail the request with 503 REDIS_UNAVAILABLE rather than hold it until

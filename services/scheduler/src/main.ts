@@ -1,6 +1,7 @@
 import {
   assertSafeEvictionPolicy,
   closeRedis,
+  configOrExit,
   createKeys,
   createLogger,
   createMetricsRegistry,
@@ -14,7 +15,7 @@ import { createScheduler } from './scheduler.js';
 import { createSchedulerMetrics } from './scheduler-metrics.js';
 
 // Wiring only: config -> dependencies -> start -> signal handlers.
-const config = loadSchedulerConfig();
+const config = configOrExit('scheduler', () => loadSchedulerConfig());
 const logger = createLogger('scheduler', config.LOG_LEVEL);
 const keys = createKeys(config.TRAINYARD_PREFIX);
 const redis = createRedis(config.REDIS_URL, 'scheduler');

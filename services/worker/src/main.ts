@@ -1,6 +1,7 @@
 import {
   assertSafeEvictionPolicy,
   closeRedis,
+  configOrExit,
   createKeys,
   createLogger,
   createMetricsRegistry,
@@ -16,7 +17,7 @@ import { createWorker } from './worker-agent.js';
 import { createWorkerMetrics } from './worker-metrics.js';
 
 // Wiring only: config -> dependencies -> start -> signal handlers.
-const config = loadWorkerConfig();
+const config = configOrExit('worker', () => loadWorkerConfig());
 const logger = createLogger('worker', config.LOG_LEVEL);
 const backend = await initBackend(config.TRAINYARD_BACKEND);
 const registry = createMetricsRegistry('worker');
