@@ -250,8 +250,15 @@ function checkWorkers(pods: readonly Pod[], out: string[]): void {
     if (!main) continue;
     const req = gpuCount(main.resources?.requests?.['nvidia.com/gpu']);
     const lim = gpuCount(main.resources?.limits?.['nvidia.com/gpu']);
-    if (!(req >= 1) || req !== lim) {
-      out.push(`${describe(pod.owner)}: workers must request and limit nvidia.com/gpu (>= 1, equal)`);
+    if (/\/worker-gpu(:|@|$)/.test(main.image ?? '')) {
+      if (!(req >= 1) || req !== lim) {
+        out.push(`${describe(pod.owner)}: workers must request and limit nvidia.com/gpu (>= 1, equal)`);
+      }
+    } else if (req > 0 || lim > 0) {
+      // The CPU image (components/cpu-workers) has no CUDA: a GPU would sit idle.
+      out.push(
+        `${describe(pod.owner)}: a worker on the CPU image ${main.image} must not request nvidia.com/gpu`,
+      );
     }
     const drainMs = Number(
       main.env?.find((e) => e.name === 'WORKER_DRAIN_GRACE_MS')?.value ?? DEFAULT_WORKER_DRAIN_GRACE_MS,

@@ -323,6 +323,56 @@ describe('observability', () => {
   );
 });
 
+describe('components/cpu-workers', () => {
+  it.skipIf(!useKubectl)(
+    `turns the GPU workers of either overlay into one-core wasm workers on the CPU image ${useKubectl ? '' : NEEDS_KUBECTL}`,
+    async () => {
+      for (const overlay of ['onprem', 'cloud']) {
+        const tmp = mkdtempSync(join(tmpdir(), 'trainyard-k8s-'));
+        try {
+          const rel = relative(tmp, K8S_DIR);
+          writeFileSync(
+            join(tmp, 'kustomization.yaml'),
+            [
+              'apiVersion: kustomize.config.k8s.io/v1beta1',
+              'kind: Kustomization',
+              'resources:',
+              `  - ${rel}/overlays/${overlay}`,
+              'components:',
+              `  - ${rel}/components/cpu-workers`,
+              '',
+            ].join('\n'),
+          );
+          const objects = kubectlRender(tmp);
+          expect(await validateSchemas(objects)).toEqual([]);
+          expect(checkRules(objects)).toEqual([]);
+          const worker = get(objects, 'Deployment', 'trainyard-worker');
+          const main = container(worker, 'worker');
+          expect(main.image).toBe('trainyard/worker:0.1.0');
+          expect(template(worker).spec.initContainers?.[0]?.image).toBe('trainyard/worker:0.1.0');
+          expect(main.resources).toEqual({
+            requests: { cpu: '1', memory: '1Gi' },
+            limits: { cpu: '1', memory: '2Gi' },
+          });
+          expect(main.env?.find((e) => e.name === 'TRAINYARD_BACKEND')?.value).toBe('wasm');
+          const spec = template(worker).spec as { nodeSelector?: unknown; tolerations?: unknown };
+          expect(spec.nodeSelector).toBeUndefined();
+          expect(spec.tolerations).toBeUndefined();
+          // A GPU request on the CPU image is refused by the rules.
+          const broken = clone(objects);
+          const w = container(get(broken, 'Deployment', 'trainyard-worker'), 'worker');
+          w.resources!.requests!['nvidia.com/gpu'] = 1;
+          expect(checkRules(broken).join('\n')).toMatch(
+            /CPU image trainyard\/worker:0\.1\.0 must not request nvidia\.com\/gpu/,
+          );
+        } finally {
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      }
+    },
+  );
+});
+
 // --- overlays -----------------------------------------------------------------------------
 
 describe('overlays/onprem', () => {
