@@ -8,6 +8,8 @@
 # pod restarts whole.
 # With METRICS_PORT set to a port (not 0), worker k (k = 0, 1, ...) serves /metrics on
 # METRICS_PORT + k, so the processes of one pod do not collide.
+# REQUIRE_GPU=1 (set by the GPU image) makes "no GPU listed" an error (exit 1) instead of
+# one CPU worker per core: a GPU pod whose driver broke must not become dozens of wasm workers.
 #   WORKERS=2 scripts/worker-per-device.sh     # force a count
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +24,10 @@ metrics_port() { # $1: the worker's ordinal
 }
 stop() { kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 0; }
 trap stop TERM INT
+if [ "${#gpus[@]}" -eq 0 ] && [ "${REQUIRE_GPU:-0}" = "1" ]; then
+  echo "worker-per-device: REQUIRE_GPU=1 but nvidia-smi lists no GPU ($(nvidia-smi -L 2>&1 | head -n 1)); refusing to start CPU workers" >&2
+  exit 1
+fi
 if [ "${#gpus[@]}" -gt 0 ]; then
   k=0
   for i in "${gpus[@]}"; do

@@ -215,7 +215,11 @@ describe('infra/docker/worker-gpu.Dockerfile', () => {
     expect(last(stage, 'WORKDIR')).toBe('/app/services/worker');
     expect(last(stage, 'USER')).toBe('1000:1000');
     const env = stageEnv(stage);
-    expect(env.get('TRAINYARD_BACKEND')).toBe('auto');
+    // A GPU image never falls back to wasm or to one CPU worker per host core: the native
+    // backend or nothing, and no GPU listed is an error (scripts/worker-per-device.sh).
+    expect(env.get('TRAINYARD_BACKEND')).toBe('tensorflow');
+    expect(env.get('REQUIRE_GPU')).toBe('1');
+    expect(script).toContain('REQUIRE_GPU');
     expect(env.get('METRICS_HOST')).toBe('0.0.0.0');
     expect(env.get('METRICS_PORT')).toBe('9464');
     expect(exposedPorts(stage)).toEqual([9464]);

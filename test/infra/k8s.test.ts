@@ -149,7 +149,7 @@ describe.each(TARGETS)('$name', ({ dir }) => {
     }
     const w = container(worker, 'worker');
     expect(w.image).toMatch(/trainyard\/worker-gpu:0\.1\.0$/);
-    expect(w.env).toContainEqual({ name: 'TRAINYARD_BACKEND', value: 'auto' });
+    expect(w.env).toContainEqual({ name: 'TRAINYARD_BACKEND', value: 'tensorflow' });
     expect(w.env).toContainEqual({ name: 'WORKER_DRAIN_GRACE_MS', value: '60000' });
     expect(w.resources?.limits?.['nvidia.com/gpu']).toBe(1);
 

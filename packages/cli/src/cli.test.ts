@@ -271,6 +271,34 @@ describe('watch and submit --wait', () => {
     expect(h.err()).toBe('');
   });
 
+  it('waits out a 503 or 502 once the stream has worked, but not a 4xx', async () => {
+    const unavailable = json(
+      { error: { code: 'TRAINYARD_ERR_REDIS_UNAVAILABLE', message: 'Redis is down' } },
+      503,
+    );
+    const badGateway = () => new Response('<html>502 Bad Gateway</html>', { status: 502 });
+    const api = scriptedFetch([
+      sse(state('1-0', 'RUNNING')),
+      json({ id: 'job-1', state: 'RUNNING' }),
+      unavailable, // Redis restarting
+      badGateway, // a proxy during an api rollout
+      sse(state('2-0', 'SUCCEEDED')),
+      json({ id: 'job-1', state: 'SUCCEEDED' }),
+    ]);
+    const h = harness({ fetch: api.fetch });
+    expect(await run(['watch', 'job-1'], h.io)).toBe(0);
+    expect(api.left()).toBe(0);
+
+    const notFound = scriptedFetch([
+      sse(state('1-0', 'RUNNING')),
+      json({ id: 'job-1', state: 'RUNNING' }),
+      json({ error: { code: 'TRAINYARD_ERR_JOB_NOT_FOUND', message: 'No job has this id' } }, 404),
+    ]);
+    const h2 = harness({ fetch: notFound.fetch });
+    expect(await run(['watch', 'job-1'], h2.io)).toBe(1);
+    expect(h2.err()).toContain('TRAINYARD_ERR_JOB_NOT_FOUND');
+  });
+
   it('ends with the job state when the stream ends and the job is over (exit 3 for FAILED)', async () => {
     const failed = {
       id: 'job-1',

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import type { JobEvent } from '@trainyard/core';
+import { JOB_STATES, type JobEvent } from '@trainyard/core';
 import { ApiClient, ApiError, ConnectionError, parseEvent } from './client.js';
 import { formatEvent, formatOutcome, jobsTable, TERMINAL_STATES, workersTable } from './format.js';
 
@@ -61,6 +61,8 @@ interface Context {
   readonly client: ApiClient;
   readonly values: Record<string, string | boolean | undefined>;
   readonly args: readonly string[];
+  /** The command's usage text, for a UsageError. */
+  readonly usage: string;
 }
 
 interface Command {
@@ -116,7 +118,8 @@ const MAX_RECONNECTS = 10;
 
 /**
  * Follows a job's events from the start until a terminal state, reconnecting with the last
- * event id when the stream ends early or breaks (the api restarting, a proxy timing out).
+ * event id when the stream ends early or breaks (the api restarting, a proxy timing out,
+ * a 5xx or 429 answer).
  * A job that is already over when the stream ends without a terminal event (events trimmed)
  * ends the follow with its state. The first connection failing is an error at once.
  */
@@ -144,7 +147,12 @@ export async function follow(
       const job = await client.get(id);
       if (TERMINAL_STATES.has(job.state)) return job.state;
     } catch (err) {
-      if (!(err instanceof ConnectionError) || !connected || ++failures > MAX_RECONNECTS) throw err;
+      // Once the stream has worked, an api that is briefly away (restarting, a proxy's 502/503
+      // during a rollout, Redis restarting: 503) is waited for; a 4xx is a real answer.
+      const transient =
+        err instanceof ConnectionError ||
+        (err instanceof ApiError && (err.status >= 500 || err.status === 429));
+      if (!transient || !connected || ++failures > MAX_RECONNECTS) throw err;
     }
     await new Promise((r) => setTimeout(r, reconnectDelayMs));
   }
@@ -253,10 +261,19 @@ Example:
     options: { state: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
     positionals: [],
     async run(ctx) {
-      const jobs = await ctx.client.list({
-        state: ctx.values.state as string | undefined,
-        limit: ctx.values.limit as string | undefined,
-      });
+      const state = ctx.values.state as string | undefined;
+      const limit = ctx.values.limit as string | undefined;
+      // Checked here so a typo is a usage error (exit 2), not an api error (exit 1).
+      if (state !== undefined && !JOB_STATES.includes(state as (typeof JOB_STATES)[number])) {
+        throw new UsageError(
+          `list: --state must be one of ${JOB_STATES.join(', ')}, not '${state}'`,
+          ctx.usage,
+        );
+      }
+      if (limit !== undefined && !(/^\d+$/.test(limit) && Number(limit) >= 1 && Number(limit) <= 500)) {
+        throw new UsageError(`list: --limit must be a whole number from 1 to 500, not '${limit}'`, ctx.usage);
+      }
+      const jobs = await ctx.client.list({ state, limit });
       if (ctx.values.json) write(ctx.io.stdout, JSON.stringify(jobs, null, 2));
       else if (jobs.length === 0) write(ctx.io.stderr, 'no jobs');
       else write(ctx.io.stdout, jobsTable(jobs));
@@ -480,7 +497,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     const apiKey =
       (values['api-key'] as string | undefined) ?? (io.env.TRAINYARD_API_KEY?.trim() || undefined);
     const client = new ApiClient({ baseUrl: apiUrl, apiKey, ...(io.fetch ? { fetch: io.fetch } : {}) });
-    return await command.run({ io, client, values: values as Context['values'], args: positionals });
+    return await command.run({
+      io,
+      client,
+      values: values as Context['values'],
+      args: positionals,
+      usage: text,
+    });
   } catch (err) {
     return report(err, io);
   }

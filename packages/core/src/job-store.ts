@@ -109,7 +109,8 @@ return {1, tostring(gen)}
 `,
 );
 
-// KEYS: 1 job hash, 2 events stream, 3 pending set, 4 restart counts hash (code -> n)
+// KEYS: 1 job hash, 2 events stream, 3 pending set, 4 restart counts hash (code -> n),
+//       5 failure counts hash (code -> n)
 // ARGV: 1 jobId, 2 failed generation, 3 now ISO, 4 restart entry JSON, 5 failure JSON,
 //       6 events maxlen, 7 retryable '1'|'0', 8 now (ms), 9 counts against maxRestarts '1'|'0',
 //       10 backoff base (ms), 11 backoff cap (ms)
@@ -149,6 +150,7 @@ else
     event.reason = entry.reason .. ' (after ' .. counted .. ' restart(s) of at most ' .. (tonumber(spec.maxRestarts) or 0) .. ')'
   end
   redis.call('HSET', KEYS[1], 'state', target, 'error', ARGV[5], 'endedAt', cjson.encode(ARGV[3]), 'updatedAt', ARGV[3])
+  redis.call('HINCRBY', KEYS[5], entry.code, 1)
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'e', cjson.encode(event))
 return {1, target}
@@ -402,7 +404,13 @@ export class JobStore {
         : ` (rank ${failure.rank}${failure.workerId ? ` on ${failure.workerId}` : ''})`);
     const reply = (await FAIL_GENERATION.run(
       this.redis,
-      [this.keys.job(jobId), this.keys.jobEvents(jobId), this.keys.pending(), this.keys.restartCounts()],
+      [
+        this.keys.job(jobId),
+        this.keys.jobEvents(jobId),
+        this.keys.pending(),
+        this.keys.restartCounts(),
+        this.keys.failureCounts(),
+      ],
       [
         jobId,
         String(generation),

@@ -27,6 +27,8 @@ export interface Keys {
   schedulerLeader(): string;
   /** Hash: error code -> generations restarted for it, ever (trainyard_scheduler_job_restarts_total). */
   restartCounts(): string;
+  /** Hash: error code -> jobs that FAILED with it, ever (trainyard_scheduler_job_failures_total). */
+  failureCounts(): string;
   /** Prefix for one collective group (job, generation); the collective adds the rest. */
   collectiveGroup(jobId: string, generation: number): string;
   /** BullMQ prefix for every queue. */
@@ -58,6 +60,7 @@ export function createKeys(prefix = 'trainyard'): Keys {
     assignments: () => `${prefix}:sched:assignments`,
     schedulerLeader: () => `${prefix}:sched:leader`,
     restartCounts: () => `${prefix}:stats:restarts`,
+    failureCounts: () => `${prefix}:stats:failures`,
     collectiveGroup: (jobId: string, generation: number) => `${prefix}:coll:${jobId}.${generation}`,
     bullPrefix: () => `${prefix}-bull`,
     submissionsQueue: () => 'submissions',

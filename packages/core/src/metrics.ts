@@ -6,9 +6,14 @@ export { Counter, Gauge, Histogram, Registry } from 'prom-client';
  * A metrics registry per service, passed in rather than global, so two services can share
  * a process in tests. Names follow `trainyard_<subsystem>_<name>_<unit>` (docs/metrics.md).
  */
-export function createMetricsRegistry(service: string, options: { defaultMetrics?: boolean } = {}): Registry {
+export function createMetricsRegistry(
+  component: string,
+  options: { defaultMetrics?: boolean } = {},
+): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
+  // `component`, not `service`: the Prometheus Operator sets a target label `service` (the
+  // Kubernetes Service's name), which would rename ours to exported_service.
+  registry.setDefaultLabels({ component });
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'trainyard_' });
   return registry;
 }

@@ -70,6 +70,15 @@ describe('loadApiConfig', () => {
     expect(loadApiConfig({ API_KEYS: '  ' }).apiKeys).toEqual([]); // empty = unset
   });
 
+  it('API_REQUIRE_KEYS=true refuses to start without keys (an emptied secret must not open the api)', () => {
+    expect(() => loadApiConfig({ API_REQUIRE_KEYS: 'true' })).toThrow(
+      'invalid configuration: API_KEYS: API_REQUIRE_KEYS is true but no key is set',
+    );
+    expect(() => loadApiConfig({ API_REQUIRE_KEYS: 'true', API_KEYS: ' ' })).toThrow(/no key is set/);
+    expect(loadApiConfig({ API_REQUIRE_KEYS: 'true', API_KEYS: 'abcdefghijklmnop' }).apiKeys).toHaveLength(1);
+    expect(() => loadApiConfig({ API_REQUIRE_KEYS: 'yes' })).toThrow(/API_REQUIRE_KEYS/);
+  });
+
   it.each([
     [
       'a short key',

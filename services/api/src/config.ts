@@ -55,6 +55,11 @@ export const ApiEnv = BaseConfig.extend({
   API_READY_TIMEOUT_MS: positiveMs.max(30_000).default(1_000),
   API_SHUTDOWN_GRACE_MS: positiveMs.default(10_000),
   API_KEYS: ApiKeys.optional(),
+  /** `true`: refuse to start without API_KEYS (deployments), so an emptied secret cannot open the api. */
+  API_REQUIRE_KEYS: z.enum(['true', 'false']).default('false'),
+}).refine((env) => env.API_REQUIRE_KEYS === 'false' || (env.API_KEYS?.length ?? 0) > 0, {
+  path: ['API_KEYS'],
+  message: 'API_REQUIRE_KEYS is true but no key is set: set API_KEYS (16-256 characters each)',
 });
 
 export const ApiConfig = ApiEnv.transform((env) => ({

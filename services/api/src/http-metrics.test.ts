@@ -63,7 +63,7 @@ describe('GET /metrics', () => {
     expect(count('/v1/jobs/:id', 'GET', '2xx')).toBe(2);
     expect(count('/v1/jobs/:id', 'GET', '4xx')).toBe(1);
     expect(count('unmatched', 'GET', '4xx')).toBe(1);
-    expect(samples.find((s) => s.name === 'trainyard_api_http_requests_total')?.labels.service).toBe('api');
+    expect(samples.find((s) => s.name === 'trainyard_api_http_requests_total')?.labels.component).toBe('api');
 
     const durationCount = samples.find(
       (s) =>

@@ -44,6 +44,7 @@ describe('scheduler metrics', () => {
         new Date(Date.now() - 12_000).toISOString(),
       );
       await redis.hincrby(keys.restartCounts(), 'TRAINYARD_ERR_WORKER_LOST', 2);
+      await redis.hincrby(keys.failureCounts(), 'TRAINYARD_ERR_TRAINING_NONFINITE', 1);
       let text = await registry.metrics();
       const wait = Number(text.match(oldest)?.[1]);
       expect(wait).toBeGreaterThanOrEqual(29);
@@ -57,6 +58,16 @@ describe('scheduler metrics', () => {
         /trainyard_scheduler_job_restarts_total\{code="TRAINYARD_ERR_WORKER_LOST"[^}]*\} 2\n/,
       );
       expect(text).toMatch(/trainyard_scheduler_jobs\{state="RUNNING"[^}]*\} 1\n/);
+      expect(text).toMatch(
+        /trainyard_scheduler_job_failures_total\{code="TRAINYARD_ERR_TRAINING_NONFINITE"[^}]*\} 1\n/,
+      );
+      // Codes that never happened are there from the start, at 0.
+      expect(text).toMatch(
+        /trainyard_scheduler_job_failures_total\{code="TRAINYARD_ERR_SPEC_INVALID"[^}]*\} 0\n/,
+      );
+      expect(text).toMatch(
+        /trainyard_scheduler_job_restarts_total\{code="TRAINYARD_ERR_STORE_UNAVAILABLE"[^}]*\} 0\n/,
+      );
 
       await redis.hset(keys.job('j-run'), 'state', 'SUCCEEDED');
       await redis.hincrby(keys.restartCounts(), 'TRAINYARD_ERR_WORKER_LOST', 1);

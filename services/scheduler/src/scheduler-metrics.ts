@@ -18,6 +18,36 @@ const RESTART_CODES = Object.values(Errors)
   .filter((e) => e.retryable || e === Errors.INTERNAL)
   .map((e) => e.code);
 
+const ALL_CODES = Object.values(Errors).map((e) => e.code);
+
+/**
+ * A counter by error code whose values live in a Redis hash (written by JobStore's Lua), so
+ * every replica reports the cluster's totals. Every code in `codes` is exported from 0, so
+ * dashboards and increase() see a series before the first event.
+ */
+function countsFromRedis(
+  registry: Registry,
+  name: string,
+  help: string,
+  codes: readonly string[],
+  read: () => Promise<Record<string, string>>,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['code'],
+    registers: [registry],
+    async collect() {
+      await bounded(async () => {
+        const counts = await read();
+        this.reset();
+        for (const code of codes) this.inc({ code }, 0);
+        for (const [code, n] of Object.entries(counts)) this.inc({ code }, Number(n));
+      });
+    },
+  });
+}
+
 /** How long a scrape waits for Redis before it reports the last values it read. */
 const COLLECT_TIMEOUT_MS = 2_000;
 
@@ -134,22 +164,20 @@ export function createSchedulerMetrics(registry: Registry, redis: Redis, keys: K
       });
     },
   });
-  new Counter({
-    name: 'trainyard_scheduler_job_restarts_total',
-    help: 'Generations that failed and restarted from a checkpoint, by error code (cluster-wide, kept in Redis)',
-    labelNames: ['code'],
-    registers,
-    async collect() {
-      await bounded(async () => {
-        const counts = await redis.hgetall(keys.restartCounts());
-        this.reset();
-        // Every code a restart can carry is exported, at 0 until it happens, so dashboards
-        // and increase() see a series from the start.
-        for (const code of RESTART_CODES) this.inc({ code }, 0);
-        for (const [code, n] of Object.entries(counts)) this.inc({ code }, Number(n));
-      });
-    },
-  });
+  countsFromRedis(
+    registry,
+    'trainyard_scheduler_job_restarts_total',
+    'Generations that failed and restarted from a checkpoint, by error code (cluster-wide, kept in Redis)',
+    RESTART_CODES,
+    () => redis.hgetall(keys.restartCounts()),
+  );
+  countsFromRedis(
+    registry,
+    'trainyard_scheduler_job_failures_total',
+    'Jobs that ended FAILED, by error code (cluster-wide, kept in Redis)',
+    ALL_CODES,
+    () => redis.hgetall(keys.failureCounts()),
+  );
   new Gauge({
     name: 'trainyard_scheduler_workers',
     help: 'Registered workers by state (free, busy, lost)',

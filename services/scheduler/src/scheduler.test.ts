@@ -268,8 +268,9 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     await waitUntil('the job to fail', async () => (await store.mustGet(id)).state === 'FAILED');
     const failed = await store.mustGet(id);
     expect(failed.restarts).toHaveLength(1);
-    // Only the restart is counted (trainyard_scheduler_job_restarts_total), not the final failure.
+    // The restart and the final failure are counted apart (..._job_restarts_total, ..._job_failures_total).
     expect(await fx.redis.hgetall(fx.keys.restartCounts())).toEqual({ TRAINYARD_ERR_RANK_FAILED: '1' });
+    expect(await fx.redis.hgetall(fx.keys.failureCounts())).toEqual({ TRAINYARD_ERR_RANK_FAILED: '1' });
     expect(failed.error).toMatchObject({
       code: 'TRAINYARD_ERR_RANK_FAILED',
       workerId: second.placement![0]!.workerId,

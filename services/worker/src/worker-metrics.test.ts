@@ -13,16 +13,16 @@ describe('worker metrics: per-job series', () => {
     const metrics = createWorkerMetrics(registry, { jobSeriesLingerMs: 150 });
     const jm = metrics.forJob('j-1');
     let text = await registry.metrics();
-    expect(text).toMatch(/trainyard_worker_steps_total\{job_id="j-1",service="worker"\} 0\n/);
-    expect(text).toMatch(/trainyard_worker_nonfinite_steps_total\{job_id="j-1",service="worker"\} 0\n/);
+    expect(text).toMatch(/trainyard_worker_steps_total\{job_id="j-1",component="worker"\} 0\n/);
+    expect(text).toMatch(/trainyard_worker_nonfinite_steps_total\{job_id="j-1",component="worker"\} 0\n/);
     jm.steps.inc();
     jm.stepSeconds.observe(0.02);
     jm.trainAccuracy.set(0.5);
     jm.testAccuracy.set(0.97);
     text = await registry.metrics();
-    expect(text).toMatch(/trainyard_worker_steps_total\{job_id="j-1",service="worker"\} 1\n/);
-    expect(text).toMatch(/trainyard_worker_accuracy\{job_id="j-1",split="test",service="worker"\} 0\.97\n/);
-    expect(text).toMatch(/trainyard_worker_tensors\{service="worker"\} \d+\n/);
+    expect(text).toMatch(/trainyard_worker_steps_total\{job_id="j-1",component="worker"\} 1\n/);
+    expect(text).toMatch(/trainyard_worker_accuracy\{job_id="j-1",split="test",component="worker"\} 0\.97\n/);
+    expect(text).toMatch(/trainyard_worker_tensors\{component="worker"\} \d+\n/);
 
     metrics.releaseJob('j-1');
     await sleep(50);
@@ -40,7 +40,7 @@ describe('worker metrics: per-job series', () => {
     metrics.forJob('j-2'); // generation 2 lands on this worker
     await sleep(200);
     expect(await registry.metrics()).toMatch(
-      /trainyard_worker_steps_total\{job_id="j-2",service="worker"\} 3\n/,
+      /trainyard_worker_steps_total\{job_id="j-2",component="worker"\} 3\n/,
     );
     metrics.releaseJob('j-2');
     metrics.close(); // no timer left behind
