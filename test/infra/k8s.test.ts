@@ -373,6 +373,63 @@ describe('components/cpu-workers', () => {
   );
 });
 
+describe('components/redis-ca', () => {
+  it.skipIf(!useKubectl)(
+    `mounts the private CA into the api, schedulers and workers and points NODE_EXTRA_CA_CERTS at it ${useKubectl ? '' : NEEDS_KUBECTL}`,
+    async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'trainyard-k8s-'));
+      try {
+        const rel = relative(tmp, K8S_DIR);
+        writeFileSync(join(tmp, 'ca.crt'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+        writeFileSync(
+          join(tmp, 'kustomization.yaml'),
+          [
+            'apiVersion: kustomize.config.k8s.io/v1beta1',
+            'kind: Kustomization',
+            'resources:',
+            `  - ${rel}/overlays/cloud`,
+            'components:',
+            `  - ${rel}/components/redis-ca`,
+            'configMapGenerator:',
+            '  - name: trainyard-redis-ca',
+            '    namespace: trainyard',
+            '    files:',
+            '      - ca.crt',
+            '',
+          ].join('\n'),
+        );
+        const objects = kubectlRender(tmp);
+        expect(await validateSchemas(objects)).toEqual([]);
+        expect(checkRules(objects)).toEqual([]);
+        const ca = generated(objects, 'ConfigMap', 'trainyard-redis-ca');
+        for (const [name, c] of [
+          ['trainyard-api', 'api'],
+          ['trainyard-scheduler', 'scheduler'],
+          ['trainyard-worker', 'worker'],
+        ] as const) {
+          const d = get(objects, 'Deployment', name);
+          const main = container(d, c);
+          expect(main.env).toContainEqual({
+            name: 'NODE_EXTRA_CA_CERTS',
+            value: '/etc/trainyard/redis-ca/ca.crt',
+          });
+          expect(main.volumeMounts).toContainEqual({
+            name: 'redis-ca',
+            mountPath: '/etc/trainyard/redis-ca',
+            readOnly: true,
+          });
+          expect(template(d).spec.volumes).toContainEqual({
+            name: 'redis-ca',
+            configMap: { name: ca.metadata.name },
+          });
+        }
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
 // --- overlays -----------------------------------------------------------------------------
 
 describe('overlays/onprem', () => {
