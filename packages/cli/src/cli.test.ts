@@ -78,6 +78,14 @@ describe('usage', () => {
       /^trainyard: --api-url: must be an http:\/\/ or https:\/\/ URL/,
     ],
     [['list', '--api-url', 'not a url'], /^trainyard: --api-url: not a URL/],
+    [
+      ['list', '--api-url', 'http://me:s3cret@host:8080'],
+      /^trainyard: --api-url: must not carry a user or password/,
+    ],
+    [
+      ['list', '--api-key', 'bad key\n'],
+      /^trainyard: the API key \(--api-key or TRAINYARD_API_KEY\) may hold only/,
+    ],
   ])('%j exits 2 with usage on stderr, calling nothing', async (argv, message) => {
     const api = scriptedFetch([]);
     const h = harness({ fetch: api.fetch });

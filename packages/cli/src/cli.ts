@@ -404,6 +404,13 @@ function resolveApiUrl(value: string | undefined, env: CliIo['env'], usageText: 
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--api-url: must be an http:// or https:// URL, not ${raw}`, usageText);
   }
+  if (url.username !== '' || url.password !== '') {
+    // Never echo the URL here: it holds a password.
+    throw new UsageError(
+      '--api-url: must not carry a user or password (the api takes an API key: TRAINYARD_API_KEY)',
+      usageText,
+    );
+  }
   if (url.search !== '' || url.hash !== '') {
     throw new UsageError(`--api-url: must not have a query or fragment: ${raw}`, usageText);
   }
@@ -496,6 +503,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     const apiUrl = resolveApiUrl(values['api-url'] as string | undefined, io.env, text);
     const apiKey =
       (values['api-key'] as string | undefined) ?? (io.env.TRAINYARD_API_KEY?.trim() || undefined);
+    if (apiKey !== undefined && !/^[A-Za-z0-9._~+/=-]+$/.test(apiKey)) {
+      // The api's keys use these characters only; anything else cannot be a valid key (and some
+      // characters cannot travel in an HTTP header at all). The key itself is not echoed.
+      throw new UsageError(
+        'the API key (--api-key or TRAINYARD_API_KEY) may hold only A-Z a-z 0-9 . _ ~ + / = -',
+        text,
+      );
+    }
     const client = new ApiClient({ baseUrl: apiUrl, apiKey, ...(io.fetch ? { fetch: io.fetch } : {}) });
     return await command.run({
       io,
