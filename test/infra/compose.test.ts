@@ -10,7 +10,9 @@
  *   worker drain grace and MinIO bucket, Prometheus targets, Grafana provisioning, pinned
  *   images, localhost-only ports), and each rule catches a broken copy;
  * - prometheus.yml passes `promtool check config`, and the dashboards and alert rules that
- *   the compose file mounts exist.
+ *   the compose file mounts exist;
+ * - where Compose itself is installed (`docker compose` or Debian's `docker-compose`), its
+ *   `config -q` accepts the file and rejects a broken copy.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -402,3 +404,50 @@ describe.skipIf(!existsSync(PROMTOOL))(`promtool check config (skipped when ${PR
     expect(check(broken).ok).toBe(false);
   });
 });
+
+// A second, independent validator when one is installed: Compose itself. `docker compose`
+// (v2 plugin) or `docker-compose` (v1.29, Debian's package) parse and validate the file
+// offline with `config -q`, without an engine.
+function composeCli(): string[] | null {
+  for (const cmd of [['docker', 'compose'], ['docker-compose']]) {
+    try {
+      execFileSync(cmd[0]!, [...cmd.slice(1), 'version'], { stdio: 'ignore', timeout: 20_000 });
+      return cmd;
+    } catch {}
+  }
+  return null;
+}
+const COMPOSE_CLI = composeCli();
+
+describe.skipIf(!COMPOSE_CLI)(
+  'Compose itself accepts the file (skipped when neither `docker compose` nor `docker-compose` is installed)',
+  () => {
+    const config = (file: string, ...extra: string[]) =>
+      execFileSync(
+        COMPOSE_CLI![0]!,
+        [...COMPOSE_CLI!.slice(1), '-f', file, '--project-directory', ROOT, ...extra, 'config', '-q'],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          stdio: 'pipe',
+          timeout: 30_000,
+        },
+      );
+
+    it('config -q passes, with and without the gpu profile', () => {
+      expect(() => config(join(ROOT, COMPOSE_FILE))).not.toThrow();
+      expect(() => config(join(ROOT, COMPOSE_FILE), '--profile', 'gpu')).not.toThrow();
+    });
+
+    it('and rejects a broken copy', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'trainyard-compose-'));
+      try {
+        const bad = join(dir, 'docker-compose.yml');
+        writeFileSync(bad, composeText.replace('condition: service_healthy', 'condition: service_bogus'));
+        expect(() => config(bad)).toThrow(/service_bogus/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);
