@@ -47,6 +47,12 @@ export const Errors = Object.freeze({
     true,
     'The object store could not be reached or failed the request',
   ),
+  STORE_REJECTED: def(
+    'STORE_REJECTED',
+    502,
+    false,
+    'The object store refused the request (credentials, permissions, bucket)',
+  ),
   CHECKPOINT_CORRUPT: def('CHECKPOINT_CORRUPT', 500, false, 'The checkpoint does not match its manifest'),
   DATASET_INVALID: def('DATASET_INVALID', 400, false, 'The dataset cannot be used as asked'),
   BACKEND_UNAVAILABLE: def(

@@ -115,7 +115,9 @@ return {1, tostring(gen)}
 //       6 events maxlen, 7 retryable '1'|'0', 8 now (ms), 9 counts against maxRestarts '1'|'0',
 //       10 backoff base (ms), 11 backoff cap (ms)
 // A counted restart waits base * 2^(counted restarts before it), at most the cap, before the
-// scheduler may place it (its pending score is that time); an uncounted one (a drain) does not wait.
+// scheduler may place it: `notBefore` on the record, in Redis' own clock (TIME), so no host's
+// clock skew shortens or stretches it; an uncounted one (a drain) does not wait. The pending
+// score stays the caller's time: it only orders the queue.
 // Returns: {1, 'RESTARTING'|'FAILED'} applied | {0, state} this generation already ended
 //          | {-2, ''} no such job | {-3, state} another generation is current
 const FAIL_GENERATION = new LuaScript(
@@ -139,11 +141,13 @@ local event = {type = 'state', ts = ARGV[3], state = target, generation = gen, r
 if target == 'RESTARTING' then
   local delay = 0
   if ARGV[9] == '1' then delay = math.min(tonumber(ARGV[10]) * (2 ^ counted), tonumber(ARGV[11])) end
-  local notBefore = tonumber(ARGV[8]) + delay
+  local t = redis.call('TIME')
+  local notBefore = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + delay
   entry.delayMs = delay
   table.insert(restarts, entry)
-  redis.call('HSET', KEYS[1], 'state', target, 'restarts', cjson.encode(restarts), 'updatedAt', ARGV[3])
-  redis.call('ZADD', KEYS[3], notBefore, ARGV[1])
+  redis.call('HSET', KEYS[1], 'state', target, 'restarts', cjson.encode(restarts), 'updatedAt', ARGV[3],
+    'notBefore', string.format('%d', notBefore))
+  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
   redis.call('HINCRBY', KEYS[4], entry.code, 1)
 else
   if counted > 0 then

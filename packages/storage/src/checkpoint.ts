@@ -60,10 +60,11 @@ export function sha256(data: Uint8Array): string {
  * job, the step, the object and the cause. Other Trainyard errors (an invalid key) pass through.
  */
 function writeFailure(store: ObjectStore, jobId: string, step: number, key: string, err: unknown): unknown {
-  if (err instanceof TrainyardError && err.code !== Errors.STORE_UNAVAILABLE.code) return err;
+  const storeCodes = [Errors.STORE_UNAVAILABLE.code, Errors.STORE_REJECTED.code];
+  if (err instanceof TrainyardError && !storeCodes.includes(err.code)) return err;
   const inner = err instanceof TrainyardError ? err : storeUnavailable('PUT', store.location, key, err);
   return new TrainyardError(
-    Errors.STORE_UNAVAILABLE,
+    inner.code === Errors.STORE_REJECTED.code ? Errors.STORE_REJECTED : Errors.STORE_UNAVAILABLE,
     `checkpoint of job ${jobId} step ${step} could not be written: ${inner.message}`,
     { cause: err, details: { jobId, step, store: store.location, key, ...(inner.details as object) } },
   );

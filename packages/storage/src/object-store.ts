@@ -63,7 +63,19 @@ export function describeStoreCause(err: unknown): string {
   return text;
 }
 
-/** The TRAINYARD_ERR_STORE_UNAVAILABLE error for one failed store operation. */
+/**
+ * An answer no retry can change: a 4xx other than 408 (timeout) and 429 (slow down), e.g.
+ * 403 AccessDenied or bad credentials, 404 NoSuchBucket, 400 InvalidBucketName.
+ */
+function isRefusal(cause: unknown): boolean {
+  const status = (cause as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/**
+ * The error for one failed store operation: TRAINYARD_ERR_STORE_REJECTED (not retryable) when
+ * the store refused it for good, else TRAINYARD_ERR_STORE_UNAVAILABLE (retryable).
+ */
 export function storeUnavailable(
   operation: string,
   location: string,
@@ -72,7 +84,7 @@ export function storeUnavailable(
   details?: Record<string, unknown>,
 ): TrainyardError {
   return new TrainyardError(
-    Errors.STORE_UNAVAILABLE,
+    isRefusal(cause) ? Errors.STORE_REJECTED : Errors.STORE_UNAVAILABLE,
     `${operation} ${objectUrl(location, key)} failed: ${describeStoreCause(cause)}`,
     { cause, ...(details ? { details } : {}) },
   );

@@ -276,6 +276,45 @@ describe('S3 store failures are TRAINYARD_ERR_STORE_UNAVAILABLE within seconds',
     }
   });
 
+  it('a download that stalls midway, after requestTimeoutMs of silence (not a hang)', async () => {
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '100' });
+      res.write(Buffer.alloc(10)); // 10 of 100 bytes, then nothing
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const store = s3Store(`http://127.0.0.1:${port}`, { requestTimeoutMs: 500, maxAttempts: 1 });
+    const t0 = Date.now();
+    try {
+      await expect(store.get('k.bin')).rejects.toMatchObject({ code: 'TRAINYARD_ERR_STORE_UNAVAILABLE' });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      store.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('a refusal no retry can change (bad credentials, no such bucket) is STORE_REJECTED, not retryable', async () => {
+    const badKey = s3Store(main.endpoint, { accessKeyId: 'WRONG', secretAccessKey: 'WRONG' });
+    const noBucket = s3Store(main.endpoint, { bucket: 'no-such-bucket' });
+    try {
+      const refused = await badKey.put('k.bin', new Uint8Array([1])).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'TRAINYARD_ERR_STORE_REJECTED', retryable: false });
+      expect((refused as Error).message).toMatch(/^PUT s3:\/\/test\/k\.bin failed: HTTP 403 /);
+      await expect(noBucket.put('k.bin', new Uint8Array([1]))).rejects.toMatchObject({
+        code: 'TRAINYARD_ERR_STORE_REJECTED',
+        message: expect.stringMatching(/NoSuchBucket/),
+      });
+      // A missing bucket is not a missing object: reads say so too.
+      await expect(noBucket.get('k.bin')).rejects.toMatchObject({ code: 'TRAINYARD_ERR_STORE_REJECTED' });
+    } finally {
+      badKey.close();
+      noBucket.close();
+    }
+  });
+
   it('a store answering 503, after the 3 attempts', async () => {
     let requests = 0;
     const server = createHttpServer((req, res) => {

@@ -55,8 +55,13 @@ export interface S3StoreOptions {
   readonly partConcurrency?: number;
 }
 
+/** How long aborting a failed multipart upload may take. */
+const ABORT_UPLOAD_TIMEOUT_MS = 5_000;
+
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  // A missing bucket is a misconfiguration, not a missing object (STORE_REJECTED).
+  if (e?.name === 'NoSuchBucket') return false;
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 
@@ -111,11 +116,18 @@ export class S3ObjectStore implements ObjectStore {
       maxAttempts: positiveInt('maxAttempts', options.maxAttempts ?? 3, 1, 20),
       // The options form of the SDK's NodeHttpHandler (no direct dependency on @smithy/*).
       // requestTimeout only warns unless throwOnRequestTimeout is set.
+      // requestTimeout ends at the response's headers; socketTimeout (socket idle) also bounds
+      // a body that stalls midway, which would otherwise hang a resume for good.
       requestHandler: {
         connectionTimeout: positiveInt('connectionTimeoutMs', options.connectionTimeoutMs ?? 5_000, 1),
         requestTimeout: positiveInt('requestTimeoutMs', options.requestTimeoutMs ?? 30_000, 1),
+        socketTimeout: positiveInt('requestTimeoutMs', options.requestTimeoutMs ?? 30_000, 1),
         throwOnRequestTimeout: true,
       },
+      // Checksums only where S3 requires them: the SDK's default CRC32 on every part is
+      // refused by some S3-compatible stores in multipart uploads (sha256 manifests verify data).
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
       ...(options.accessKeyId && options.secretAccessKey
         ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
         : {}),
@@ -227,7 +239,11 @@ export class S3ObjectStore implements ObjectStore {
       const err: unknown = signal?.aborted ? signal.reason : caught;
       // Not under the caller's signal: the abort must run even when the caller gave up.
       try {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: objectKey, UploadId }));
+        // Bounded, so a dead store cannot hold a draining worker past its grace; a bucket
+        // lifecycle rule (AbortIncompleteMultipartUpload) is the backstop.
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: objectKey, UploadId }), {
+          abortSignal: AbortSignal.timeout(ABORT_UPLOAD_TIMEOUT_MS),
+        });
       } catch (abortErr) {
         const details = { uploadId: UploadId, abortError: describeStoreCause(abortErr) };
         if (signal?.aborted || err instanceof TrainyardError) {

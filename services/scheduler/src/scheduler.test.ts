@@ -203,6 +203,11 @@ describe('scheduler (real Redis, real BullMQ)', () => {
     const job = await store.mustGet(id);
     expect(job.restarts[0]).toMatchObject({ code: 'TRAINYARD_ERR_RANK_FAILED', workerId: first });
     expect(job.restarts[0]!.reason).toMatch(/never started its rank/);
+    // The first counted restart backs off 1 s (notBefore, in Redis' clock) before placement.
+    expect(job.restarts[0]!.delayMs).toBe(1_000);
+    await waitUntil('generation 2 placed', async () => (await store.mustGet(id)).state === 'PLACED');
+    const placed = await store.mustGet(id);
+    expect(Date.parse(placed.placedAt!) - Date.parse(placed.restarts[0]!.at)).toBeGreaterThanOrEqual(950);
   });
 
   it('schedules a QUEUED job whose submission never reached the queue', async () => {

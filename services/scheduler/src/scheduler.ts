@@ -220,8 +220,10 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const place = async (pool: PoolMember[]) => {
     const free = pool.filter((m) => memberState(m) === 'free');
-    // Scores are when each job may be placed: its submission, or its restart + backoff.
-    const pending = await redis.zrangebyscore(keys.pending(), '-inf', Date.now());
+    const pending = await redis.zrange(keys.pending(), 0, -1);
+    // A restarting job waits out its backoff (`notBefore`, in Redis' clock: no host's skew counts).
+    const [sec, usec] = await redis.time();
+    const redisNowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
     for (const jobId of pending) {
       if (!lease?.isLeader) return; // stepped down mid-pass (local view; no Redis call)
       const job = await store.get(jobId);
@@ -229,6 +231,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         await redis.zrem(keys.pending(), jobId);
         continue;
       }
+      if (job.state === 'RESTARTING' && Number(await redis.hget(keys.job(jobId), 'notBefore')) > redisNowMs)
+        continue;
       // The largest rank count that fits now (a fixed-size job has one); backfill: a job
       // that does not fit does not hold the smaller ones behind it.
       const counts = rankCounts(job.spec);

@@ -144,9 +144,9 @@ export async function runRank(ctx: RankContext): Promise<RankOutcome> {
     if (ended?.result === StoreResult.OK) log.warn({ state: ended.state }, 'generation ended by this rank');
     return 'failed';
   } finally {
+    ctx.metrics?.releaseJob(task.jobId);
     (program as ClassifierProgram | null)?.dispose();
     await collective.close();
-    ctx.metrics?.releaseJob(task.jobId);
   }
 }
 
@@ -188,7 +188,8 @@ async function loadLatestCheckpoint(
     } catch (err) {
       // A store that cannot be reached says nothing about the checkpoint: falling back to an
       // older one (or to step 0) would redo work and could overwrite and prune the good one.
-      if (isTrainyardError(err, Errors.STORE_UNAVAILABLE)) throw err;
+      if (isTrainyardError(err, Errors.STORE_UNAVAILABLE) || isTrainyardError(err, Errors.STORE_REJECTED))
+        throw err;
       log.warn({ err, manifest: ref.manifestKey }, 'checkpoint unusable; trying the previous one');
     }
   }
