@@ -25,7 +25,11 @@ metrics_port() { # $1: the worker's ordinal
 stop() { kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 0; }
 trap stop TERM INT
 if [ "${#gpus[@]}" -eq 0 ] && [ "${REQUIRE_GPU:-0}" = "1" ]; then
-  echo "worker-per-device: REQUIRE_GPU=1 but nvidia-smi lists no GPU ($(nvidia-smi -L 2>&1 | head -n 1)); refusing to start CPU workers" >&2
+  if [ -n "${WORKERS:-}" ]; then
+    echo "worker-per-device: REQUIRE_GPU=1 and WORKERS=${WORKERS}: WORKERS starts CPU workers; unset one of them" >&2
+  else
+    echo "worker-per-device: REQUIRE_GPU=1 but nvidia-smi lists no GPU ($(nvidia-smi -L 2>&1 | head -n 1)); refusing to start CPU workers" >&2
+  fi
   exit 1
 fi
 if [ "${#gpus[@]}" -gt 0 ]; then

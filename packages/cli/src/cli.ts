@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { JOB_STATES, type JobEvent } from '@trainyard/core';
+import { API_KEY_PATTERN, JOB_STATES, type JobEvent, TERMINAL_STATES } from '@trainyard/core';
 import { ApiClient, ApiError, ConnectionError, parseEvent } from './client.js';
-import { formatEvent, formatOutcome, jobsTable, TERMINAL_STATES, workersTable } from './format.js';
+import { formatEvent, formatOutcome, jobsTable, workersTable } from './format.js';
 
 /**
  * `trainyard`: the command line of the api (docs/cli.md). `run(argv, io)` does all the
@@ -140,12 +140,12 @@ export async function follow(
         if (message.id !== null) afterId = message.id;
         const event = parseEvent(message);
         onEvent(event);
-        if (event.type === 'state' && TERMINAL_STATES.has(event.state)) return event.state;
+        if (event.type === 'state' && TERMINAL_STATES.includes(event.state)) return event.state;
       }
       connected = true;
       // The stream ended without a terminal event: has the job ended anyway?
       const job = await client.get(id);
-      if (TERMINAL_STATES.has(job.state)) return job.state;
+      if (TERMINAL_STATES.includes(job.state)) return job.state;
     } catch (err) {
       // Once the stream has worked, an api that is briefly away (restarting, a proxy's 502/503
       // during a rollout, Redis restarting: 503) is waited for; a 4xx is a real answer.
@@ -503,7 +503,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     const apiUrl = resolveApiUrl(values['api-url'] as string | undefined, io.env, text);
     const apiKey =
       (values['api-key'] as string | undefined) ?? (io.env.TRAINYARD_API_KEY?.trim() || undefined);
-    if (apiKey !== undefined && !/^[A-Za-z0-9._~+/=-]+$/.test(apiKey)) {
+    if (apiKey !== undefined && !API_KEY_PATTERN.test(apiKey)) {
       // The api's keys use these characters only; anything else cannot be a valid key (and some
       // characters cannot travel in an HTTP header at all). The key itself is not echoed.
       throw new UsageError(

@@ -6,9 +6,6 @@ import type { WorkerView } from './client.js';
  * from 1 (`epoch 1/5` is the first), while the api's JSON counts them from 0.
  */
 
-/** Terminal job states (mirrors core's TERMINAL_STATES; the CLI loads no runtime code from core). */
-export const TERMINAL_STATES: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
-
 function oneLine(text: string): string {
   return text.replace(/\r\n|\r|\n/g, ' ⏎ ');
 }

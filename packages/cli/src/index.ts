@@ -16,5 +16,5 @@ export {
   parseEvent,
   type WorkerView,
 } from './client.js';
-export { formatEvent, formatOutcome, jobsTable, TERMINAL_STATES, table, workersTable } from './format.js';
+export { formatEvent, formatOutcome, jobsTable, table, workersTable } from './format.js';
 export { readSseBody, type SseMessage, SseParser } from './sse.js';

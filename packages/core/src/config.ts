@@ -60,3 +60,6 @@ export function configOrExit<T>(service: string, load: () => T): T {
     process.exit(1);
   }
 }
+
+/** What an API key may hold (api `API_KEYS`, CLI `TRAINYARD_API_KEY`): header-safe, base64 and URL-safe tokens. */
+export const API_KEY_PATTERN = /^[A-Za-z0-9._~+/=-]+$/;

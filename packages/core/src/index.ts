@@ -9,6 +9,7 @@
  *   const { job } = await store.create(JobSpec.parse(body), { idempotencyKey });
  */
 export {
+  API_KEY_PATTERN,
   BaseConfig,
   compileConfig,
   configOrExit,

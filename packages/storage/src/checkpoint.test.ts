@@ -107,6 +107,26 @@ describe('checkpoints', () => {
     await deleteCheckpoint(store, w.manifestKey);
   });
 
+  it('keeps a checkpoint whose manifest cannot be read (a store failure), so its files are not orphaned', async () => {
+    const { store } = freshStore();
+    const w = await writeCheckpoint(store, {
+      jobId: 'job-5',
+      generation: 1,
+      step: 1,
+      epoch: 0,
+      files: { 'a.bin': new Uint8Array([1]) },
+    });
+    const failing: typeof store = Object.assign(Object.create(store), {
+      get: async () => {
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+      },
+    });
+    await expect(deleteCheckpoint(failing, w.manifestKey)).rejects.toMatchObject({
+      code: 'TRAINYARD_ERR_STORE_UNAVAILABLE',
+    });
+    expect((await readCheckpoint(store, w.manifestKey)).manifest.step).toBe(1);
+  });
+
   it.each([
     [1, 'weights.bin'],
     [2, 'state.json'],

@@ -198,11 +198,19 @@ export async function listCheckpoints(store: ObjectStore, jobId: string): Promis
  * the files it lists. Deleting one that is already gone is not an error.
  */
 export async function deleteCheckpoint(store: ObjectStore, manifestKey: string): Promise<void> {
+  let raw: Buffer;
+  try {
+    raw = await store.get(manifestKey);
+  } catch (err) {
+    if (err instanceof TrainyardError && err.code === Errors.STORAGE_NOT_FOUND.code) return; // already gone
+    // The store failed: keep the manifest, or its files could never be found and deleted.
+    throw readFailure(store, manifestKey, err);
+  }
   let files: readonly ManifestFile[] = [];
   try {
-    files = (JSON.parse((await store.get(manifestKey)).toString('utf8')) as CheckpointManifest).files ?? [];
+    files = (JSON.parse(raw.toString('utf8')) as CheckpointManifest).files ?? [];
   } catch {
-    // No readable manifest: delete what the layout says is there.
+    // A manifest that is not JSON lists nothing: only the manifest itself can go.
   }
   await store.delete(manifestKey);
   const dir = manifestKey.slice(0, manifestKey.lastIndexOf('/') + 1);

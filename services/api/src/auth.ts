@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Errors, type Logger, TrainyardError } from '@trainyard/core';
+import { API_KEY_PATTERN, Errors, type Logger, TrainyardError } from '@trainyard/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /**
@@ -20,7 +20,8 @@ export const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', 
 export const WWW_AUTHENTICATE = 'Bearer realm="trainyard"';
 
 /** `Bearer <token>`; the scheme is case-insensitive (RFC 7235), the token a b64token (RFC 6750). */
-const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i;
+// The key part uses API_KEY_PATTERN's alphabet.
+const BEARER = new RegExp(`^Bearer +(${API_KEY_PATTERN.source.slice(1, -1)}) *$`, 'i');
 
 /** Log paths that could carry a key; the api's logger censors them whatever logs them. */
 export const REDACTED_LOG_PATHS: readonly string[] = [

@@ -1,4 +1,4 @@
-import { BaseConfig, compileConfig, port, positiveMs } from '@trainyard/core';
+import { API_KEY_PATTERN, BaseConfig, compileConfig, port, positiveMs } from '@trainyard/core';
 import { z } from 'zod';
 
 /**
@@ -10,7 +10,6 @@ import { z } from 'zod';
 const MIB = 1024 * 1024;
 
 /** Characters an API key may hold (RFC 6750 b64token, so it travels as `Bearer <key>` unchanged). */
-const API_KEY_CHARS = /^[A-Za-z0-9._~+/=-]+$/;
 export const API_KEY_MIN_LENGTH = 16;
 export const API_KEY_MAX_LENGTH = 256;
 
@@ -32,7 +31,7 @@ export const ApiKeys = z
           code: 'custom',
           message: `${which} has ${key.length} characters; a key must have ${API_KEY_MIN_LENGTH} to ${API_KEY_MAX_LENGTH}`,
         });
-      } else if (!API_KEY_CHARS.test(key)) {
+      } else if (!API_KEY_PATTERN.test(key)) {
         ctx.addIssue({
           code: 'custom',
           message: `${which} holds a character other than A-Z a-z 0-9 . _ ~ + / = -`,
