@@ -279,6 +279,33 @@ describe('watch and submit --wait', () => {
     expect(h.err()).toBe('');
   });
 
+  it('drops a stream that goes silent (a half-open connection) and resumes it', async () => {
+    // Sends one event, then nothing, without closing: what a dead NAT mapping looks like.
+    const silent: Step = (_url, init) => {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(state('1-0', 'RUNNING')));
+          init.signal?.addEventListener('abort', () => controller.error(init.signal?.reason));
+        },
+      });
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+    };
+    const api = scriptedFetch([
+      silent,
+      sse(state('2-0', 'SUCCEEDED')),
+      json({ id: 'job-1', state: 'SUCCEEDED' }),
+    ]);
+    const h = harness({ fetch: api.fetch });
+    const t0 = Date.now();
+    expect(await run(['watch', 'job-1'], { ...h.io, streamIdleMs: 200 })).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(api.calls.map((c) => c.url)).toEqual([
+      'http://127.0.0.1:8080/v1/jobs/job-1/events',
+      'http://127.0.0.1:8080/v1/jobs/job-1/events?after=1-0',
+      'http://127.0.0.1:8080/v1/jobs/job-1',
+    ]);
+  });
+
   it('waits out a 503 or 502 once the stream has worked, but not a 4xx', async () => {
     const unavailable = json(
       { error: { code: 'TRAINYARD_ERR_REDIS_UNAVAILABLE', message: 'Redis is down' } },

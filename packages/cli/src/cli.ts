@@ -27,6 +27,8 @@ export interface CliIo {
   readonly fetch?: typeof fetch;
   /** Pause between reconnects of an event stream (default 2000 ms, the api's `retry:`). */
   readonly reconnectDelayMs?: number;
+  /** An event stream silent this long is dropped and resumed (default 45 s: 3 of the api's pings). */
+  readonly streamIdleMs?: number;
 }
 
 /** A bad command line: exit 2 with the usage text. */
@@ -511,7 +513,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         text,
       );
     }
-    const client = new ApiClient({ baseUrl: apiUrl, apiKey, ...(io.fetch ? { fetch: io.fetch } : {}) });
+    const client = new ApiClient({
+      baseUrl: apiUrl,
+      apiKey,
+      ...(io.fetch ? { fetch: io.fetch } : {}),
+      ...(io.streamIdleMs ? { streamIdleMs: io.streamIdleMs } : {}),
+    });
     return await command.run({
       io,
       client,

@@ -56,6 +56,12 @@ export interface ApiClientOptions {
   readonly apiKey?: string | undefined;
   /** Deadline of each request but event streams (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * An event stream that sends nothing for this long is dropped (ConnectionError, so `watch`
+   * resumes it): a half-open connection would otherwise wait forever. Default 45 s, three of
+   * the api's 15 s pings.
+   */
+  readonly streamIdleMs?: number;
   readonly fetch?: typeof fetch;
 }
 
@@ -82,12 +88,14 @@ export class ApiClient {
   readonly baseUrl: string;
   private readonly apiKey: string | undefined;
   private readonly timeoutMs: number;
+  private readonly streamIdleMs: number;
   private readonly fetchFn: typeof fetch;
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.apiKey = options.apiKey === '' ? undefined : options.apiKey;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.streamIdleMs = options.streamIdleMs ?? 45_000;
     this.fetchFn = options.fetch ?? fetch;
   }
 
@@ -201,16 +209,37 @@ export class ApiClient {
     options: { afterId?: string; signal?: AbortSignal } = {},
   ): AsyncGenerator<SseMessage> {
     const url = this.url(`/v1/jobs/${encodeURIComponent(id)}/events`, { after: options.afterId });
-    const res = await this.send(url, {
-      headers: this.headers({ accept: 'text/event-stream' }),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    if (!res.ok) throw await this.failure(res);
-    if (!res.body) return;
+    const idleMs = this.streamIdleMs;
+    const idle = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const touch = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
+    };
+    async function* watched(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      for await (const chunk of body) {
+        touch();
+        yield chunk;
+      }
+    }
+    touch();
     try {
-      yield* readSseBody(res.body as AsyncIterable<Uint8Array>);
-    } catch (err) {
-      throw new ConnectionError(this.baseUrl, `the event stream broke (${connectionReason(err)})`);
+      const res = await this.send(url, {
+        headers: this.headers({ accept: 'text/event-stream' }),
+        signal: options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal,
+      });
+      if (!res.ok) throw await this.failure(res);
+      if (!res.body) return;
+      try {
+        yield* readSseBody(watched(res.body as AsyncIterable<Uint8Array>));
+      } catch (err) {
+        const why = idle.signal.aborted
+          ? `nothing arrived for ${idleMs / 1000} s; the api pings every 15 s`
+          : connectionReason(err);
+        throw new ConnectionError(this.baseUrl, `the event stream broke (${why})`);
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
