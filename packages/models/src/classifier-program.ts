@@ -75,23 +75,32 @@ export class ClassifierProgram {
   private computeGradientsAndAccuracy(batch: ClassifierBatch): { flat: Float32Array; accuracy: number } {
     // The tidy returns the tensors, not the flat array: tidy walks whatever it returns, and
     // walking a 235k-element typed array costs more than the whole backward pass.
-    const { value, grads, correct } = tf.tidy(() => {
-      const x = this.inputTensor(batch);
-      const y = tf.tensor2d(batch.yOneHot, [batch.size, this.numClasses]);
-      let hits: tf.Tensor | null = null;
-      const result = tf.variableGrads(() => {
-        const logits = this.model.apply(x, { training: true }) as tf.Tensor;
-        // Off the loss's path, so it changes no gradient.
-        hits = tf.keep(logits.argMax(-1).equal(y.argMax(-1)).sum());
-        return this.loss(logits, y);
-      }, this.variables);
-      const ordered = this.variables.map((v) => {
-        const g = result.grads[v.name];
-        if (!g) throw new Error(`no gradient for variable ${v.name}`);
-        return g;
+    // Kept out of the tidy (it is made inside variableGrads' own scope); disposed on every path.
+    let hits: tf.Tensor | null = null;
+    let tensors: { value: tf.Scalar; grads: tf.Tensor[] };
+    try {
+      tensors = tf.tidy(() => {
+        const x = this.inputTensor(batch);
+        const y = tf.tensor2d(batch.yOneHot, [batch.size, this.numClasses]);
+        const result = tf.variableGrads(() => {
+          const logits = this.model.apply(x, { training: true }) as tf.Tensor;
+          // Off the loss's path, so it changes no gradient.
+          hits = tf.keep(logits.argMax(-1).equal(y.argMax(-1)).sum());
+          return this.loss(logits, y);
+        }, this.variables);
+        const ordered = this.variables.map((v) => {
+          const g = result.grads[v.name];
+          if (!g) throw new Error(`no gradient for variable ${v.name}`);
+          return g;
+        });
+        return { value: result.value, grads: ordered };
       });
-      return { value: result.value, grads: ordered, correct: hits as unknown as tf.Tensor };
-    });
+    } catch (err) {
+      (hits as tf.Tensor | null)?.dispose();
+      throw err;
+    }
+    const { value, grads } = tensors;
+    const correct = hits as unknown as tf.Tensor;
     try {
       const flat = new Float32Array(this.parameterCount + 1);
       let offset = 0;
