@@ -104,6 +104,39 @@ function rendered(dir: string): Rendered {
 
 const clone = (objects: readonly K8sObject[]): K8sObject[] => structuredClone(objects) as K8sObject[];
 
+/**
+ * Renders a throwaway kustomization of `resource` (relative to infra/k8s) plus `component`
+ * (kustomize takes only relative paths to other kustomizations), with extra YAML lines and
+ * files beside it.
+ */
+function renderComposition(
+  resource: string,
+  component: string,
+  extra: { lines?: string[]; files?: Record<string, string> } = {},
+): K8sObject[] {
+  const tmp = mkdtempSync(join(tmpdir(), 'trainyard-k8s-'));
+  try {
+    const rel = relative(tmp, K8S_DIR);
+    for (const [name, text] of Object.entries(extra.files ?? {})) writeFileSync(join(tmp, name), text);
+    writeFileSync(
+      join(tmp, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources:',
+        `  - ${rel}/${resource}`,
+        'components:',
+        `  - ${rel}/components/${component}`,
+        ...(extra.lines ?? []),
+        '',
+      ].join('\n'),
+    );
+    return kubectlRender(tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 // --- every render -------------------------------------------------------------------------
 
 describe.each(TARGETS)('$name', ({ dir }) => {
@@ -291,34 +324,15 @@ describe('observability', () => {
   it.skipIf(!useKubectl)(
     `the without-prometheus-operator component removes exactly the ServiceMonitor and PrometheusRule ${useKubectl ? '' : NEEDS_KUBECTL}`,
     async () => {
-      const tmp = mkdtempSync(join(tmpdir(), 'trainyard-k8s-'));
-      try {
-        // kustomize accepts only relative paths to other kustomizations.
-        const rel = relative(tmp, K8S_DIR);
-        writeFileSync(
-          join(tmp, 'kustomization.yaml'),
-          [
-            'apiVersion: kustomize.config.k8s.io/v1beta1',
-            'kind: Kustomization',
-            'resources:',
-            `  - ${rel}/base`,
-            'components:',
-            `  - ${rel}/components/without-prometheus-operator`,
-            '',
-          ].join('\n'),
-        );
-        const objects = kubectlRender(tmp);
-        const kinds = (os: readonly K8sObject[]) => os.map((o) => `${o.kind}/${o.metadata.name}`).sort();
-        expect(kinds(objects)).toEqual(
-          kinds(base.objects).filter(
-            (k) => k !== 'ServiceMonitor/trainyard' && k !== 'PrometheusRule/trainyard',
-          ),
-        );
-        expect(await validateSchemas(objects)).toEqual([]);
-        expect(checkRules(objects)).toEqual([]);
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
-      }
+      const objects = renderComposition('base', 'without-prometheus-operator');
+      const kinds = (os: readonly K8sObject[]) => os.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+      expect(kinds(objects)).toEqual(
+        kinds(base.objects).filter(
+          (k) => k !== 'ServiceMonitor/trainyard' && k !== 'PrometheusRule/trainyard',
+        ),
+      );
+      expect(await validateSchemas(objects)).toEqual([]);
+      expect(checkRules(objects)).toEqual([]);
     },
   );
 });
@@ -328,46 +342,28 @@ describe('components/cpu-workers', () => {
     `turns the GPU workers of either overlay into one-core wasm workers on the CPU image ${useKubectl ? '' : NEEDS_KUBECTL}`,
     async () => {
       for (const overlay of ['onprem', 'cloud']) {
-        const tmp = mkdtempSync(join(tmpdir(), 'trainyard-k8s-'));
-        try {
-          const rel = relative(tmp, K8S_DIR);
-          writeFileSync(
-            join(tmp, 'kustomization.yaml'),
-            [
-              'apiVersion: kustomize.config.k8s.io/v1beta1',
-              'kind: Kustomization',
-              'resources:',
-              `  - ${rel}/overlays/${overlay}`,
-              'components:',
-              `  - ${rel}/components/cpu-workers`,
-              '',
-            ].join('\n'),
-          );
-          const objects = kubectlRender(tmp);
-          expect(await validateSchemas(objects)).toEqual([]);
-          expect(checkRules(objects)).toEqual([]);
-          const worker = get(objects, 'Deployment', 'trainyard-worker');
-          const main = container(worker, 'worker');
-          expect(main.image).toBe('trainyard/worker:0.1.0');
-          expect(template(worker).spec.initContainers?.[0]?.image).toBe('trainyard/worker:0.1.0');
-          expect(main.resources).toEqual({
-            requests: { cpu: '1', memory: '1Gi' },
-            limits: { cpu: '1', memory: '2Gi' },
-          });
-          expect(main.env?.find((e) => e.name === 'TRAINYARD_BACKEND')?.value).toBe('wasm');
-          const spec = template(worker).spec as { nodeSelector?: unknown; tolerations?: unknown };
-          expect(spec.nodeSelector).toBeUndefined();
-          expect(spec.tolerations).toBeUndefined();
-          // A GPU request on the CPU image is refused by the rules.
-          const broken = clone(objects);
-          const w = container(get(broken, 'Deployment', 'trainyard-worker'), 'worker');
-          w.resources!.requests!['nvidia.com/gpu'] = 1;
-          expect(checkRules(broken).join('\n')).toMatch(
-            /CPU image trainyard\/worker:0\.1\.0 must not request nvidia\.com\/gpu/,
-          );
-        } finally {
-          rmSync(tmp, { recursive: true, force: true });
-        }
+        const objects = renderComposition(`overlays/${overlay}`, 'cpu-workers');
+        expect(await validateSchemas(objects)).toEqual([]);
+        expect(checkRules(objects)).toEqual([]);
+        const worker = get(objects, 'Deployment', 'trainyard-worker');
+        const main = container(worker, 'worker');
+        expect(main.image).toBe('trainyard/worker:0.1.0');
+        expect(template(worker).spec.initContainers?.[0]?.image).toBe('trainyard/worker:0.1.0');
+        expect(main.resources).toEqual({
+          requests: { cpu: '1', memory: '1Gi' },
+          limits: { cpu: '1', memory: '2Gi' },
+        });
+        expect(main.env?.find((e) => e.name === 'TRAINYARD_BACKEND')?.value).toBe('wasm');
+        const spec = template(worker).spec as { nodeSelector?: unknown; tolerations?: unknown };
+        expect(spec.nodeSelector).toBeUndefined();
+        expect(spec.tolerations).toBeUndefined();
+        // A GPU request on the CPU image is refused by the rules.
+        const broken = clone(objects);
+        const w = container(get(broken, 'Deployment', 'trainyard-worker'), 'worker');
+        w.resources!.requests!['nvidia.com/gpu'] = 1;
+        expect(checkRules(broken).join('\n')).toMatch(
+          /CPU image trainyard\/worker:0\.1\.0 must not request nvidia\.com\/gpu/,
+        );
       }
     },
   );
@@ -377,54 +373,39 @@ describe('components/redis-ca', () => {
   it.skipIf(!useKubectl)(
     `mounts the private CA into the api, schedulers and workers and points NODE_EXTRA_CA_CERTS at it ${useKubectl ? '' : NEEDS_KUBECTL}`,
     async () => {
-      const tmp = mkdtempSync(join(tmpdir(), 'trainyard-k8s-'));
-      try {
-        const rel = relative(tmp, K8S_DIR);
-        writeFileSync(join(tmp, 'ca.crt'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-        writeFileSync(
-          join(tmp, 'kustomization.yaml'),
-          [
-            'apiVersion: kustomize.config.k8s.io/v1beta1',
-            'kind: Kustomization',
-            'resources:',
-            `  - ${rel}/overlays/cloud`,
-            'components:',
-            `  - ${rel}/components/redis-ca`,
-            'configMapGenerator:',
-            '  - name: trainyard-redis-ca',
-            '    namespace: trainyard',
-            '    files:',
-            '      - ca.crt',
-            '',
-          ].join('\n'),
-        );
-        const objects = kubectlRender(tmp);
-        expect(await validateSchemas(objects)).toEqual([]);
-        expect(checkRules(objects)).toEqual([]);
-        const ca = generated(objects, 'ConfigMap', 'trainyard-redis-ca');
-        for (const [name, c] of [
-          ['trainyard-api', 'api'],
-          ['trainyard-scheduler', 'scheduler'],
-          ['trainyard-worker', 'worker'],
-        ] as const) {
-          const d = get(objects, 'Deployment', name);
-          const main = container(d, c);
-          expect(main.env).toContainEqual({
-            name: 'NODE_EXTRA_CA_CERTS',
-            value: '/etc/trainyard/redis-ca/ca.crt',
-          });
-          expect(main.volumeMounts).toContainEqual({
-            name: 'redis-ca',
-            mountPath: '/etc/trainyard/redis-ca',
-            readOnly: true,
-          });
-          expect(template(d).spec.volumes).toContainEqual({
-            name: 'redis-ca',
-            configMap: { name: ca.metadata.name },
-          });
-        }
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
+      const objects = renderComposition('overlays/cloud', 'redis-ca', {
+        files: { 'ca.crt': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' },
+        lines: [
+          'configMapGenerator:',
+          '  - name: trainyard-redis-ca',
+          '    namespace: trainyard',
+          '    files:',
+          '      - ca.crt',
+        ],
+      });
+      expect(await validateSchemas(objects)).toEqual([]);
+      expect(checkRules(objects)).toEqual([]);
+      const ca = generated(objects, 'ConfigMap', 'trainyard-redis-ca');
+      for (const [name, c] of [
+        ['trainyard-api', 'api'],
+        ['trainyard-scheduler', 'scheduler'],
+        ['trainyard-worker', 'worker'],
+      ] as const) {
+        const d = get(objects, 'Deployment', name);
+        const main = container(d, c);
+        expect(main.env).toContainEqual({
+          name: 'NODE_EXTRA_CA_CERTS',
+          value: '/etc/trainyard/redis-ca/ca.crt',
+        });
+        expect(main.volumeMounts).toContainEqual({
+          name: 'redis-ca',
+          mountPath: '/etc/trainyard/redis-ca',
+          readOnly: true,
+        });
+        expect(template(d).spec.volumes).toContainEqual({
+          name: 'redis-ca',
+          configMap: { name: ca.metadata.name },
+        });
       }
     },
   );
