@@ -1,5 +1,5 @@
 import type { JobEvent, JobRecord } from '@trainyard/core';
-import { readSseBody, type SseMessage } from './sse.js';
+import { readSseBody, type SseMessage } from '@trainyard/core';
 
 /**
  * A small client of the Trainyard api (docs/api.md) on Node's fetch. Every failure is one

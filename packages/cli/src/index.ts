@@ -17,4 +17,3 @@ export {
   type WorkerView,
 } from './client.js';
 export { formatEvent, formatOutcome, jobsTable, table, workersTable } from './format.js';
-export { readSseBody, type SseMessage, SseParser } from './sse.js';

@@ -99,5 +99,6 @@ export { closeRedis, createRedis, Redis } from './redis.js';
 export { assertSafeEvictionPolicy } from './redis-policy.js';
 export { type RandomState, SeededRandom, seededPermutation } from './seeded-random.js';
 export { type CleanupStep, createShutdown, exitOnSignals, runCleanup } from './shutdown.js';
+export { readSseBody, type SseMessage, SseParser } from './sse.js';
 export { RankTask, Submission, WorkerHeartbeat, WorkerRegistration } from './worker-info.js';
 export { type MemberState, memberState, type PoolMember, readPool } from './worker-pool.js';

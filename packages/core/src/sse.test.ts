@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readSseBody, SseParser } from './sse.js';
 
 /**
- * Proves the CLI's SSE parser reads what the api sends (and what the format allows),
+ * Proves the SSE parser (used by the CLI and the devkit) reads what the api sends (and what the format allows),
  * however the bytes are cut into chunks: comments skipped, data lines joined, ids kept,
  * CRLF/CR/LF line ends, and an unfinished message at the end dropped.
  */
